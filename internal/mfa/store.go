@@ -1,0 +1,147 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotFound is returned by stores when a user, device or challenge does not
+// exist.
+var ErrNotFound = errors.New("mfa: not found")
+
+// User is a person who can authenticate.
+type User struct {
+	ID       int64
+	Name     string // normalised
+	Disabled bool
+}
+
+// DeviceKind is the type of an OTP device.
+type DeviceKind uint8
+
+// Device kinds. The zero value is invalid.
+const (
+	DeviceInvalid DeviceKind = iota
+	DeviceTOTP               // RFC 6238 time-based
+	DeviceHOTP               // RFC 4226 counter-based
+)
+
+var deviceKindNames = [...]string{"invalid", "totp", "hotp"}
+
+func (k DeviceKind) String() string {
+	if int(k) < len(deviceKindNames) {
+		return deviceKindNames[k]
+	}
+	return fmt.Sprintf("DeviceKind(%d)", k)
+}
+
+// ParseDeviceKind is the inverse of DeviceKind.String.
+func ParseDeviceKind(s string) (DeviceKind, error) {
+	for i, n := range deviceKindNames {
+		if i > 0 && n == s {
+			return DeviceKind(i), nil
+		}
+	}
+	return DeviceInvalid, fmt.Errorf("mfa: unknown device kind %q", s)
+}
+
+// Device is one OTP generator (an authenticator app entry, a hardware token).
+type Device struct {
+	ID        int64
+	UserID    int64
+	Name      string
+	Kind      DeviceKind
+	Algorithm string // "SHA1", "SHA256" or "SHA512"
+	Digits    int    // 6 or 8
+	Period    int    // seconds per TOTP step
+	Secret    Secret // the raw key bytes
+	Disabled  bool
+}
+
+// ChallengeKind says what the answer to an Access-Challenge must contain.
+type ChallengeKind uint8
+
+// Challenge kinds. The zero value is invalid.
+const (
+	ChallengeInvalid ChallengeKind = iota
+	ChallengeOTP                   // "Enter the code from your authenticator app"
+)
+
+var challengeKindNames = [...]string{"invalid", "otp"}
+
+func (k ChallengeKind) String() string {
+	if int(k) < len(challengeKindNames) {
+		return challengeKindNames[k]
+	}
+	return fmt.Sprintf("ChallengeKind(%d)", k)
+}
+
+// ParseChallengeKind is the inverse of ChallengeKind.String.
+func ParseChallengeKind(s string) (ChallengeKind, error) {
+	for i, n := range challengeKindNames {
+		if i > 0 && n == s {
+			return ChallengeKind(i), nil
+		}
+	}
+	return ChallengeInvalid, fmt.Errorf("mfa: unknown challenge kind %q", s)
+}
+
+// Challenge is the server side of an Access-Challenge. The State sent to the
+// NAS is random; the store keeps only its SHA-256 (Key), so reading the
+// database does not reveal live State values.
+type Challenge struct {
+	Key     []byte // SHA-256 of the State value
+	User    string // normalised user name it was issued to
+	TxID    string
+	Kind    ChallengeKind
+	Client  string // RADIUS client it was issued to
+	Expires time.Time
+}
+
+// Store gives the engine transactional access to its state. Update runs fn
+// in one write transaction: everything fn did is committed together when it
+// returns nil, and nothing is when it returns an error. fn may be called
+// more than once if the store retries, so it must not have other side
+// effects.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is what the engine may do inside a store transaction.
+type Tx interface {
+	UserSource
+	ReplayGuard
+	ChallengeStore
+	EventLog
+}
+
+// UserSource looks up users and their devices.
+type UserSource interface {
+	// LookupUser returns the user with the normalised name, or ErrNotFound.
+	LookupUser(ctx context.Context, name string) (User, error)
+	// Devices returns the user's devices with their secrets, enabled or not.
+	Devices(ctx context.Context, userID int64) ([]Device, error)
+}
+
+// ReplayGuard remembers which OTP steps were used.
+type ReplayGuard interface {
+	// UseStep records that the device accepted the time step or counter.
+	// It is an atomic compare-and-set: it returns false, and records
+	// nothing, when that step or a later one was already used.
+	UseStep(ctx context.Context, deviceID, step int64) (bool, error)
+}
+
+// ChallengeStore keeps Access-Challenge state.
+type ChallengeStore interface {
+	PutChallenge(ctx context.Context, c Challenge) error
+	// TakeChallenge removes and returns the challenge with the key, expired
+	// or not, or ErrNotFound. Taking makes every State single-use.
+	TakeChallenge(ctx context.Context, key []byte) (Challenge, error)
+}
+
+// EventLog records events.
+type EventLog interface {
+	AddEvent(ctx context.Context, e Event) error
+}

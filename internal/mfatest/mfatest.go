@@ -1,0 +1,177 @@
+// Package mfatest provides fakes for testing code that uses the mfa engine:
+// an in-memory Store with real transaction semantics and a settable clock.
+package mfatest
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/radmfa/radmfa/internal/mfa"
+)
+
+// Clock is a settable clock for tests. The zero value is not usable; use
+// NewClock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Store is an in-memory mfa.Store. Update runs transactions one at a time
+// and rolls back everything a failed transaction did.
+type Store struct {
+	mu    sync.Mutex
+	state state
+	// FailNext, if set, makes the next Update fail with this error after fn
+	// ran (to test that nothing of the transaction is kept).
+	FailNext error
+}
+
+type state struct {
+	users      map[string]mfa.User
+	devices    map[int64][]mfa.Device
+	steps      map[int64]int64
+	challenges map[string]mfa.Challenge
+	events     []mfa.Event
+	nextID     int64
+}
+
+func (s state) clone() state {
+	c := state{
+		users:      maps.Clone(s.users),
+		devices:    make(map[int64][]mfa.Device, len(s.devices)),
+		steps:      maps.Clone(s.steps),
+		challenges: maps.Clone(s.challenges),
+		events:     slices.Clone(s.events),
+		nextID:     s.nextID,
+	}
+	for k, v := range s.devices {
+		c.devices[k] = slices.Clone(v)
+	}
+	return c
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{state: state{
+		users:      map[string]mfa.User{},
+		devices:    map[int64][]mfa.Device{},
+		steps:      map[int64]int64{},
+		challenges: map[string]mfa.Challenge{},
+	}}
+}
+
+var _ mfa.Store = (*Store)(nil)
+
+// Update implements mfa.Store.
+func (s *Store) Update(ctx context.Context, fn func(mfa.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tx := &tx{st: s.state.clone()}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := s.FailNext; err != nil {
+		s.FailNext = nil
+		return err
+	}
+	s.state = tx.st
+	return nil
+}
+
+// AddUser adds a user with devices and returns the user's id. Device ids are
+// assigned in order.
+func (s *Store) AddUser(name string, disabled bool, devices ...mfa.Device) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.nextID++
+	u := mfa.User{ID: s.state.nextID, Name: name, Disabled: disabled}
+	s.state.users[name] = u
+	for _, d := range devices {
+		s.state.nextID++
+		d.ID, d.UserID = s.state.nextID, u.ID
+		s.state.devices[u.ID] = append(s.state.devices[u.ID], d)
+	}
+	return u.ID
+}
+
+// Events returns a copy of the recorded events, oldest first.
+func (s *Store) Events() []mfa.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.state.events)
+}
+
+// Challenges returns how many challenges are stored.
+func (s *Store) Challenges() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.state.challenges)
+}
+
+type tx struct{ st state }
+
+var _ mfa.Tx = (*tx)(nil)
+
+func (t *tx) LookupUser(_ context.Context, name string) (mfa.User, error) {
+	u, ok := t.st.users[name]
+	if !ok {
+		return mfa.User{}, mfa.ErrNotFound
+	}
+	return u, nil
+}
+
+func (t *tx) Devices(_ context.Context, userID int64) ([]mfa.Device, error) {
+	return slices.Clone(t.st.devices[userID]), nil
+}
+
+func (t *tx) UseStep(_ context.Context, deviceID, step int64) (bool, error) {
+	if last, ok := t.st.steps[deviceID]; ok && last >= step {
+		return false, nil
+	}
+	t.st.steps[deviceID] = step
+	return true, nil
+}
+
+func (t *tx) PutChallenge(_ context.Context, c mfa.Challenge) error {
+	t.st.challenges[string(c.Key)] = c
+	return nil
+}
+
+func (t *tx) TakeChallenge(_ context.Context, key []byte) (mfa.Challenge, error) {
+	for k, c := range t.st.challenges {
+		if bytes.Equal([]byte(k), key) {
+			delete(t.st.challenges, k)
+			return c, nil
+		}
+	}
+	return mfa.Challenge{}, mfa.ErrNotFound
+}
+
+func (t *tx) AddEvent(_ context.Context, e mfa.Event) error {
+	t.st.events = append(t.st.events, e)
+	return nil
+}

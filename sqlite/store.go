@@ -1,0 +1,476 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/radmfa/radmfa/internal/mfa"
+)
+
+// Config is the [store] section of radmfa.toml.
+type Config struct {
+	// Path of the database file. Default: radmfa.db in the data directory.
+	Path string `toml:"path"`
+	// KeyFile holds the key that encrypts OTP secrets. Default: the
+	// database path with the extension .key (radmfa.db → radmfa.key).
+	KeyFile string `toml:"key_file"`
+	// BusyTimeout is how long a write waits for another process's write
+	// transaction before giving up. Default 5s; keep it below the
+	// FreeRADIUS exec timeout.
+	BusyTimeout mfa.Duration `toml:"busy_timeout"`
+}
+
+// DefaultBusyTimeout is used when busy_timeout is unset.
+const DefaultBusyTimeout = 5 * time.Second
+
+// KeyPath returns the key file path, applying the default.
+func (c Config) KeyPath() string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	return strings.TrimSuffix(c.Path, filepath.Ext(c.Path)) + ".key"
+}
+
+func (c Config) busyTimeout() time.Duration {
+	if c.BusyTimeout == 0 {
+		return DefaultBusyTimeout
+	}
+	return time.Duration(c.BusyTimeout)
+}
+
+// Validate reports configuration errors.
+func (c Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("store.path is empty")
+	}
+	if t := c.busyTimeout(); t < 100*time.Millisecond || t > time.Minute {
+		return fmt.Errorf("store.busy_timeout = %s: must be between 100ms and 1m", t)
+	}
+	if c.KeyPath() == c.Path {
+		return errors.New("store.key_file must differ from store.path")
+	}
+	return nil
+}
+
+// Errors returned by Open.
+var (
+	// ErrNoDatabase means the database does not exist and Open was not
+	// asked to create it.
+	ErrNoDatabase = errors.New("sqlite: no database")
+	// ErrNewerSchema means the database was written by a newer radmfa.
+	ErrNewerSchema = errors.New("sqlite: database schema is newer than this radmfa")
+)
+
+// Options change how Open behaves.
+type Options struct {
+	// Create makes Open create the database and its key file when they do
+	// not exist yet.
+	Create bool
+	// Now is the clock for stored times (default time.Now).
+	Now func() time.Time
+	// Rand is the source of keys and nonces (default crypto/rand).
+	Rand io.Reader
+}
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	path    string
+	keyPath string
+	aead    cipher.AEAD
+	now     func() time.Time
+	rand    io.Reader
+}
+
+var _ mfa.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order.
+func migrations() []migration {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			panic("sqlite: migration file name without number: " + e.Name())
+		}
+		body, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		ms = append(ms, migration{v, e.Name(), string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			panic(fmt.Sprintf("sqlite: migrations must be numbered 1, 2, …: %s", m.name))
+		}
+	}
+	return ms
+}
+
+// SchemaVersion is the schema version this build writes.
+var SchemaVersion = len(migrations())
+
+// Open opens the database described by cfg, applies pending migrations and
+// loads the key. With opt.Create it creates the directory, database and key
+// file as needed; many processes may race to do so.
+func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sqlite: config: %w", err)
+	}
+	s := &Store{path: cfg.Path, keyPath: cfg.KeyPath(), now: opt.Now, rand: opt.Rand}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if _, err := os.Stat(s.path); errors.Is(err, fs.ErrNotExist) {
+		if !opt.Create {
+			return nil, fmt.Errorf("%w at %s (radmfa user add creates it)", ErrNoDatabase, s.path)
+		}
+		if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	db, err := sql.Open("sqlite3", dsn(s.path, cfg.busyTimeout(), opt.Create))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	s.db = db
+	if err := s.setup(ctx, opt.Create); err != nil {
+		db.Close()
+		fixOwnership(s.files()...)
+		return nil, err
+	}
+	fixOwnership(s.files()...)
+	return s, nil
+}
+
+// dsn builds the mattn/go-sqlite3 data source name: WAL, synchronous=NORMAL,
+// immediate write transactions, foreign keys, a busy timeout.
+func dsn(path string, busy time.Duration, create bool) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	v := fmt.Sprintf("file:%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_foreign_keys=on",
+		escaped, busy.Milliseconds())
+	if !create {
+		v += "&mode=rw"
+	}
+	return v
+}
+
+// files lists the files the store may own.
+func (s *Store) files() []string {
+	return []string{s.path, s.path + "-wal", s.path + "-shm", s.keyPath}
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// KeyPath returns the key file's path.
+func (s *Store) KeyPath() string { return s.keyPath }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	fixOwnership(s.files()...)
+	return err
+}
+
+// setup brings the schema up to date and loads the key. The common case
+// (schema current, key check present) needs only two reads; otherwise the
+// work happens in one immediate transaction, which serialises processes
+// racing to create the database.
+func (s *Store) setup(ctx context.Context, create bool) error {
+	version, check, err := s.schemaState(ctx, s.db)
+	if err != nil {
+		return s.wrap("open", err)
+	}
+	if version == SchemaVersion && check != nil {
+		return s.loadKey(check)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap("open", err)
+	}
+	defer tx.Rollback()
+	if version, check, err = s.schemaState(ctx, tx); err != nil {
+		return s.wrap("open", err)
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("%w: %s has schema %d, this radmfa knows up to %d; upgrade radmfa", ErrNewerSchema, s.path, version, SchemaVersion)
+	}
+	for _, m := range migrations()[version:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+		return s.wrap("migrate", err)
+	}
+	if check == nil {
+		key, err := readKey(s.keyPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			if !create {
+				return fmt.Errorf("%w: %s (and the database has no key yet)", ErrKeyMissing, s.keyPath)
+			}
+			key, err = createKey(s.keyPath, s.rand)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('key_check', ?)`, keyCheck(key)); err != nil {
+			return s.wrap("store key check", err)
+		}
+		if s.aead, err = newAEAD(key); err != nil {
+			return err
+		}
+	} else if err := s.loadKey(check); err != nil {
+		return err
+	}
+	return s.wrap("migrate", tx.Commit())
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// schemaState returns the schema version and the stored key check (nil if
+// none).
+func (s *Store) schemaState(ctx context.Context, q querier) (int, []byte, error) {
+	var version int
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return 0, nil, err
+	}
+	if version == 0 {
+		return 0, nil, nil
+	}
+	var check []byte
+	err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'key_check'`).Scan(&check)
+	if errors.Is(err, sql.ErrNoRows) {
+		return version, nil, nil
+	}
+	return version, check, err
+}
+
+// loadKey reads the key file and checks it against the database.
+func (s *Store) loadKey(check []byte) error {
+	key, err := readKey(s.keyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s; the database %s was created with a key, restore that file from a backup", ErrKeyMissing, s.keyPath, s.path)
+	}
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(keyCheck(key), check) {
+		return fmt.Errorf("%w: %s was not created with %s", ErrWrongKey, s.keyPath, s.path)
+	}
+	s.aead, err = newAEAD(key)
+	return err
+}
+
+// wrap adds context to SQLite errors and explains the common ones.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrBusy, sqlite3.ErrLocked:
+			return fmt.Errorf("sqlite: %s: database %s is busy (another process held it longer than busy_timeout): %w", op, s.path, err)
+		case sqlite3.ErrCorrupt, sqlite3.ErrNotADB:
+			return fmt.Errorf("sqlite: %s: %s is corrupt or not a radmfa database: %w", op, s.path, err)
+		case sqlite3.ErrCantOpen, sqlite3.ErrPerm, sqlite3.ErrReadonly:
+			return fmt.Errorf("sqlite: %s: cannot write %s (the file and its directory must be writable by the user radmfa runs as, e.g. freerad): %w", op, s.path, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// Update implements mfa.Store: fn runs in one immediate transaction.
+func (s *Store) Update(ctx context.Context, fn func(mfa.Tx) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap("begin", err)
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&tx{s: s, tx: sqlTx}); err != nil {
+		return s.wrap("update", err)
+	}
+	return s.wrap("commit", sqlTx.Commit())
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(v.Int64).UTC()
+}
+
+// tx implements mfa.Tx on a SQL transaction.
+type tx struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+var _ mfa.Tx = (*tx)(nil)
+
+func (t *tx) LookupUser(ctx context.Context, name string) (mfa.User, error) {
+	u := mfa.User{Name: name}
+	err := t.tx.QueryRowContext(ctx, `SELECT id, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mfa.User{}, mfa.ErrNotFound
+	}
+	return u, err
+}
+
+func (t *tx) Devices(ctx context.Context, userID int64) ([]mfa.Device, error) {
+	return t.s.devices(ctx, t.tx, userID)
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Device, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, kind, algorithm, digits, period, secret, disabled
+		FROM devices WHERE user_id = ? ORDER BY id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []mfa.Device
+	for rows.Next() {
+		d := mfa.Device{UserID: userID}
+		var kind string
+		var sealed []byte
+		if err := rows.Scan(&d.ID, &d.Name, &kind, &d.Algorithm, &d.Digits, &d.Period, &sealed, &d.Disabled); err != nil {
+			return nil, err
+		}
+		if d.Kind, err = mfa.ParseDeviceKind(kind); err != nil {
+			return nil, fmt.Errorf("device %d: %w", d.ID, err)
+		}
+		if d.Secret, err = s.open(userID, d.Name, sealed); err != nil {
+			return nil, fmt.Errorf("device %d: %w", d.ID, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) UseStep(ctx context.Context, deviceID, step int64) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `UPDATE devices SET last_step = ?, last_used_at = ?
+		WHERE id = ? AND (last_step IS NULL OR last_step < ?)`, step, ms(t.s.now()), deviceID, step)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// challengeGrace keeps expired challenges for a while so that a late answer
+// is told "expired" rather than "unknown".
+const challengeGrace = time.Hour
+
+func (t *tx) PutChallenge(ctx context.Context, c mfa.Challenge) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM challenges WHERE expires_at < ?`, ms(t.s.now().Add(-challengeGrace))); err != nil {
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires))
+	return err
+}
+
+func (t *tx) TakeChallenge(ctx context.Context, key []byte) (mfa.Challenge, error) {
+	c := mfa.Challenge{Key: key}
+	var kind string
+	var expires int64
+	err := t.tx.QueryRowContext(ctx, `DELETE FROM challenges WHERE state_hash = ?
+		RETURNING user_name, tx_id, kind, client, expires_at`, key).Scan(&c.User, &c.TxID, &kind, &c.Client, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return mfa.Challenge{}, mfa.ErrNotFound
+	}
+	if err != nil {
+		return mfa.Challenge{}, err
+	}
+	c.Expires = time.UnixMilli(expires).UTC()
+	c.Kind, err = mfa.ParseChallengeKind(kind)
+	return c, err
+}
+
+func (t *tx) AddEvent(ctx context.Context, e mfa.Event) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO events (time, tx_id, user_name, result, method, trigger, message,
+		device, front_door, node, client, nas_ip, nas_identifier, called_station, calling_station, resource)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ms(e.Time), e.TxID, e.User, e.Result.String(), string(e.Method), triggerText(e.Trigger), e.Message,
+		e.Device, e.FrontDoor.String(), e.Node, e.Client, e.NASIPAddress, e.NASIdentifier,
+		e.CalledStationID, e.CallingStationID, e.Resource)
+	return err
+}
+
+func triggerText(t mfa.Trigger) string {
+	if t == mfa.TriggerInvalid {
+		return ""
+	}
+	return t.String()
+}
+
+// seal encrypts a device secret, bound to its user and device name.
+func (s *Store) seal(userID int64, device string, secret mfa.Secret) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+		return nil, fmt.Errorf("sqlite: nonce: %w", err)
+	}
+	return s.aead.Seal(nonce, nonce, secret.Bytes(), deviceAAD(userID, device)), nil
+}
+
+// open decrypts a device secret.
+func (s *Store) open(userID int64, device string, sealed []byte) (mfa.Secret, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sqlite: sealed secret too short")
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], deviceAAD(userID, device))
+	if err != nil {
+		return nil, errors.New("sqlite: cannot decrypt device secret (database altered, or rows copied between users)")
+	}
+	return mfa.Secret(plain), nil
+}
+
+func deviceAAD(userID int64, device string) []byte {
+	return fmt.Appendf(nil, "radmfa device v1\x00%d\x00%s", userID, device)
+}
