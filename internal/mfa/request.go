@@ -7,11 +7,11 @@ type FrontDoor uint8
 
 // Front doors. The zero value is invalid.
 const (
-	FrontDoorInvalid FrontDoor = iota
-	FrontDoorExec              // rlm_exec: radmfa exec
-	FrontDoorREST              // rlm_rest: radmfa serve
-	FrontDoorNTLMAuth          // rlm_mschap's ntlm_auth: radmfa ntlm-auth
-	FrontDoorCLI               // an admin command (resync, bypass)
+	FrontDoorInvalid  FrontDoor = iota
+	FrontDoorExec               // rlm_exec: radmfa exec
+	FrontDoorREST               // rlm_rest: radmfa serve
+	FrontDoorNTLMAuth           // rlm_mschap's ntlm_auth: radmfa ntlm-auth
+	FrontDoorCLI                // an admin command (resync, bypass)
 )
 
 var frontDoorNames = [...]string{"invalid", "exec", "rest", "ntlm-auth", "cli"}
