@@ -37,7 +37,7 @@ type DeviceInfo struct {
 
 // admin runs fn in a write transaction and records the audit entry with it.
 func (s *Store) admin(ctx context.Context, actor, action, target, details string, fn func(*sql.Tx) error) error {
-	t, err := s.db.BeginTx(ctx, nil)
+	t, err := s.beginTx(ctx)
 	if err != nil {
 		return s.wrap(action, err)
 	}
@@ -251,8 +251,9 @@ type EventRow struct {
 
 // EventQuery selects events, newest first.
 type EventQuery struct {
-	Limit    int   // at most this many (default 100)
-	BeforeID int64 // only events with a smaller id (paging cursor); 0 = from the newest
+	Limit    int    // at most this many (default 100)
+	BeforeID int64  // only events with a smaller id (paging cursor); 0 = from the newest
+	User     string // only this (normalised) user's events
 }
 
 // Events returns events newest first.
@@ -266,7 +267,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]EventRow, error) {
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, time, tx_id, user_name, result, method, trigger, message, device,
 			front_door, node, client, nas_ip, nas_identifier, called_station, calling_station, resource
-		FROM events WHERE id < ? ORDER BY id DESC LIMIT ?`, before, q.Limit)
+		FROM events WHERE id < ? AND (? = '' OR user_name = ?) ORDER BY id DESC LIMIT ?`, before, q.User, q.User, q.Limit)
 	if err != nil {
 		return nil, s.wrap("events", err)
 	}

@@ -91,6 +91,7 @@ type Options struct {
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
 	db      *sql.DB
+	busy    time.Duration // total time a write may wait for the lock
 	path    string
 	keyPath string
 	aead    cipher.AEAD
@@ -147,7 +148,7 @@ func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sqlite: config: %w", err)
 	}
-	s := &Store{path: cfg.Path, keyPath: cfg.KeyPath(), now: opt.Now, rand: opt.Rand}
+	s := &Store{path: cfg.Path, keyPath: cfg.KeyPath(), busy: cfg.busyTimeout(), now: opt.Now, rand: opt.Rand}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -161,10 +162,18 @@ func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
 		if err := os.MkdirAll(filepath.Dir(s.path), 0o750); err != nil {
 			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 		}
+		// Create the file ourselves so it is private (SQLite would use
+		// 0644, and gives the -wal and -shm files the database's mode).
+		// An empty file is an empty database; losing the race is fine.
+		if f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("sqlite: create database: %w", err)
+		}
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	db, err := sql.Open("sqlite3", dsn(s.path, cfg.busyTimeout(), opt.Create))
+	db, err := sql.Open("sqlite3", dsn(s.path, min(cfg.busyTimeout(), sqliteBusySlice), opt.Create))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", s.path, err)
 	}
@@ -176,6 +185,36 @@ func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
 	}
 	fixOwnership(s.files()...)
 	return s, nil
+}
+
+// sqliteBusySlice is how long SQLite's own busy handler waits before
+// beginTx's loop takes over. SQLite's handler sleeps without looking at
+// the context, so waits longer than this happen in Go, where SIGTERM and
+// deadlines are noticed.
+const sqliteBusySlice = 200 * time.Millisecond
+
+// beginTx starts an immediate (write) transaction, waiting up to the busy
+// timeout for another process's write to finish, and less if ctx ends.
+func (s *Store) beginTx(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(s.busy)
+	pause := 5 * time.Millisecond
+	for {
+		t, err := s.db.BeginTx(ctx, nil)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return t, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // dsn builds the mattn/go-sqlite3 data source name: WAL, synchronous=NORMAL,
@@ -220,7 +259,7 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 	if version == SchemaVersion && check != nil {
 		return s.loadKey(check)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginTx(ctx)
 	if err != nil {
 		return s.wrap("open", err)
 	}
@@ -321,7 +360,7 @@ func (s *Store) wrap(op string, err error) error {
 
 // Update implements mfa.Store: fn runs in one immediate transaction.
 func (s *Store) Update(ctx context.Context, fn func(mfa.Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	sqlTx, err := s.beginTx(ctx)
 	if err != nil {
 		return s.wrap("begin", err)
 	}

@@ -415,3 +415,36 @@ func TestHelperProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestBusyWaitEndsWithContext(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	holder := openTest(t, dir, true)
+	lock, err := holder.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback()
+	s, err := Open(ctx, Config{Path: filepath.Join(dir, "radmfa.db"), BusyTimeout: mfa.Duration(30 * time.Second)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = s.Update(cctx, func(mfa.Tx) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want the context's error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("waited %s for a context of 300ms", d)
+	}
+	// Without a deadline, the busy timeout applies and says so.
+	s2, _ := Open(ctx, Config{Path: filepath.Join(dir, "radmfa.db"), BusyTimeout: mfa.Duration(500 * time.Millisecond)}, Options{})
+	defer s2.Close()
+	err = s2.Update(ctx, func(mfa.Tx) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("got %v, want a busy error", err)
+	}
+}

@@ -78,10 +78,28 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 // decided. cause must not contain secrets. It is best-effort: the returned
 // error says whether the event could be written.
 func (e *Engine) RecordError(ctx context.Context, req Request, txID, cause string) error {
+	return e.recordFailure(ctx, req, txID, "could not decide: "+cause)
+}
+
+// Refuse rejects a request that a front door could not make sense of (a
+// malformed attribute, a missing User-Password), recording the reason as a
+// Failure event. reason must not contain secrets.
+func (e *Engine) Refuse(ctx context.Context, req Request, reason string) (Decision, error) {
+	txID, err := e.randomHex(txIDLen)
+	if err != nil {
+		return Decision{}, err
+	}
+	if err := e.recordFailure(ctx, req, txID, reason); err != nil {
+		return Decision{TxID: txID}, fmt.Errorf("mfa: refuse: %w", err)
+	}
+	return Decision{Action: ActionReject, Message: MsgFailed, TxID: txID, Reason: reason}, nil
+}
+
+func (e *Engine) recordFailure(ctx context.Context, req Request, txID, message string) error {
 	ev := e.event(req, e.now().UTC().Truncate(time.Millisecond), txID)
 	ev.User = e.displayName(req.UserName)
 	ev.Result = ResultFailure
-	ev.Message = "could not decide: " + cause
+	ev.Message = message
 	return e.store.Update(ctx, func(tx Tx) error { return tx.AddEvent(ctx, ev) })
 }
 

@@ -399,3 +399,18 @@ func TestParseDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestRefuse(t *testing.T) {
+	f := newFixture(t, mfa.Config{})
+	d, err := f.engine.Refuse(context.Background(), mfa.Request{FrontDoor: mfa.FrontDoorExec, UserName: "bob\xff"}, "malformed request: STATE is not hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Action != mfa.ActionReject || d.Message != mfa.MsgFailed {
+		t.Fatalf("got %+v", d)
+	}
+	ev := f.lastEvent(t)
+	if ev.Result != mfa.ResultFailure || ev.User != `bob\xff` || ev.Message != "malformed request: STATE is not hex" || ev.TxID != d.TxID {
+		t.Fatalf("event %+v", ev)
+	}
+}

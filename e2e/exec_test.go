@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/internal/otpauth"
+)
+
+// Secrets of the test users (base32).
+const (
+	secretAlice   = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	secretCarol   = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U"
+	secretHostile = "ONSWG4TFORZWKY3SMV2HG2LEMVQWY2LU"
+	secretDave    = "KRUGS4ZANFZSAZDBOZSSA43FMNZGK5BA"
+)
+
+// hostileEnrolled is a real user whose name needs escaping on every path.
+const hostileEnrolled = `O'Brien, "x" \y`
+
+// totpNow returns the current code of a 30 s SHA1 device.
+func totpNow(t *testing.T, secret string, digits int, alg string) string {
+	t.Helper()
+	key, err := otpauth.DecodeSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mfa.Device{Kind: mfa.DeviceTOTP, Algorithm: alg, Digits: digits, Period: 30, Secret: key}
+	c, err := mfa.Code(d, mfa.Step(d, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestExecThroughFreeRADIUS drives FreeRADIUS with radclient as the NAS;
+// FreeRADIUS calls radmfa exec through the shipped rlm_exec snippets.
+func TestExecThroughFreeRADIUS(t *testing.T) {
+	e := newEnv(t, "")
+	for _, u := range []struct{ name, secret, extra string }{
+		{"alice", secretAlice, ""},
+		{"carol", secretCarol, ""},
+		{hostileEnrolled, secretHostile, ""},
+		{"dave", secretDave, "--digits=8 --algorithm=SHA256"},
+	} {
+		args := []string{"user", "add", u.name, "--secret", "-", "--json"}
+		if u.extra != "" {
+			args = append(args, strings.Fields(u.extra)...)
+		}
+		e.radmfa(t, u.secret+"\n", args...)
+	}
+	fr := startFreeRADIUS(t, e)
+
+	aliceCode := totpNow(t, secretAlice, 6, "SHA1")
+	tests := []struct {
+		name    string
+		attrs   []string
+		code    string
+		message string
+	}{
+		{"fresh TOTP accepted", []string{"User-Name = " + str("alice"), "User-Password = " + str(aliceCode)}, "Access-Accept", ""},
+		{"same code replayed", []string{"User-Name = " + str("alice"), "User-Password = " + str(aliceCode)}, "Access-Reject", mfa.MsgCodeUsed},
+		{"wrong code", []string{"User-Name = " + str("alice"), "User-Password = " + str("000000")}, "Access-Reject", mfa.MsgFailed},
+		{"upper-case user name", []string{"User-Name = " + str("ALICE"), "User-Password = " + str("999999")}, "Access-Reject", mfa.MsgFailed},
+		{"8-digit SHA256 device", []string{"User-Name = " + str("dave"), "User-Password = " + str(totpNow(t, secretDave, 8, "SHA256"))}, "Access-Accept", ""},
+		{"password instead of code", []string{"User-Name = " + str("alice"), "User-Password = " + str("hunter2")}, "Access-Reject", mfa.MsgFailed},
+		{"unknown user", []string{"User-Name = " + str("mallory"), "User-Password = " + str("123456")}, "Access-Reject", mfa.MsgFailed},
+		{"hostile enrolled name accepted", []string{"User-Name = " + str(hostileEnrolled), "User-Password = " + str(totpNow(t, secretHostile, 6, "SHA1"))}, "Access-Accept", ""},
+		{"injection via quote", []string{"User-Name = " + str(`alice", Auth-Type := Accept`), "User-Password = " + str("123456")}, "Access-Reject", mfa.MsgFailed},
+		{"injection via newline", []string{"User-Name = " + str("alice\nAuth-Type := Accept"), "User-Password = " + str("123456")}, "Access-Reject", mfa.MsgFailed},
+		{"xlat in user name", []string{"User-Name = " + str("%{User-Password}"), "User-Password = " + str(totpNow(t, secretAlice, 6, "SHA1"))}, "Access-Reject", mfa.MsgFailed},
+		{"invalid UTF-8 user name", []string{`User-Name = "bob\377"`, "User-Password = " + str("123456")}, "Access-Reject", mfa.MsgFailed},
+		{"State never issued", []string{"User-Name = " + str("alice"), "User-Password = " + str("123456"), "State = 0x00112233445566778899aabbccddeeff"}, "Access-Reject", mfa.MsgExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fr.send(t, tt.attrs...)
+			if r.Code != tt.code {
+				t.Fatalf("got %s %v, want %s", r.Code, r.Attrs, tt.code)
+			}
+			if got := r.get("Reply-Message"); got != tt.message {
+				t.Fatalf("Reply-Message %q, want %q", got, tt.message)
+			}
+			if tt.code == "Access-Accept" && len(r.Attrs) != 0 {
+				t.Fatalf("Access-Accept carries attributes %v", r.Attrs)
+			}
+		})
+	}
+
+	t.Run("challenge round trip", func(t *testing.T) {
+		ch := fr.send(t, "User-Name = "+str("carol"))
+		if ch.Code != "Access-Challenge" || ch.get("Reply-Message") != mfa.MsgEnterAppCode {
+			t.Fatalf("got %s %v, want a challenge for the app's code", ch.Code, ch.Attrs)
+		}
+		state := ch.get("State")
+		if !strings.HasPrefix(state, "0x") || len(state) != 2+32 {
+			t.Fatalf("State %q: want 16 random bytes", state)
+		}
+		// Another user cannot answer carol's challenge.
+		if r := fr.send(t, "User-Name = "+str("alice"), "User-Password = "+str(totpNow(t, secretAlice, 6, "SHA1")), "State = "+state); r.Code != "Access-Reject" {
+			t.Fatalf("alice answering carol's State: %s", r.Code)
+		}
+		// That attempt used up the State: single use even when misused.
+		ch = fr.send(t, "User-Name = "+str("carol"), "User-Password = "+str("p"))
+		if ch.Code != "Access-Challenge" {
+			t.Fatalf("1-char trigger: got %s, want a challenge", ch.Code)
+		}
+		state = ch.get("State")
+		ok := fr.send(t, "User-Name = "+str("carol"), "User-Password = "+str(totpNow(t, secretCarol, 6, "SHA1")), "State = "+state)
+		if ok.Code != "Access-Accept" {
+			t.Fatalf("answer: got %s %v, want Access-Accept", ok.Code, ok.Attrs)
+		}
+		again := fr.send(t, "User-Name = "+str("carol"), "User-Password = "+str("123456"), "State = "+state)
+		if again.Code != "Access-Reject" {
+			t.Fatalf("reused State: got %s, want Access-Reject", again.Code)
+		}
+	})
+
+	t.Run("events recorded", func(t *testing.T) {
+		var events []struct {
+			User, Result, Message, Trigger, Client string
+			FrontDoor                              string `json:"front_door"`
+			TxID                                   string `json:"tx_id"`
+		}
+		out := e.radmfa(t, "", "report", "activity", "--json", "--limit", "100")
+		if err := json.Unmarshal([]byte(out), &events); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		want := len(tests) + 5 // the challenge round trip sends 5 requests
+		if len(events) != want {
+			t.Fatalf("%d events, want %d (one per request)", len(events), want)
+		}
+		results := map[string]int{}
+		for _, ev := range events {
+			results[ev.Result]++
+			if ev.FrontDoor != "exec" || ev.Client != "localhost" {
+				t.Errorf("event %+v: want front door exec and client localhost", ev)
+			}
+			if strings.Contains(out, aliceCode) {
+				t.Fatal("a passcode reached the event log")
+			}
+		}
+		if results["Success"] != 4 || results["Challenge"] != 2 {
+			t.Fatalf("results %v: want 4 Success and 2 Challenge", results)
+		}
+		// The challenge and its answer share a transaction.
+		if events[1].TxID != events[2].TxID || events[2].Result != "Challenge" || events[1].Result != "Success" {
+			t.Fatalf("challenge/answer events %+v %+v", events[2], events[1])
+		}
+	})
+}

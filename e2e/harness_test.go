@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// radmfaBin is the radmfa binary built for this test run.
+var radmfaBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "radmfa-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	radmfaBin = filepath.Join(dir, "radmfa")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	build := exec.Command(goBin, "build", "-o", radmfaBin, "../exec")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building radmfa:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// need skips the test when a tool is missing, or fails it under CI=true:
+// in CI a skipped test would be a failed promise.
+func need(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed: CI never skips, run scripts/deps.sh first", tool)
+			}
+			t.Skipf("%s is not installed (scripts/deps.sh installs it)", tool)
+		}
+	}
+}
+
+// env is a radmfa installation in a temp dir: config file and data.
+type env struct {
+	dir    string
+	config string
+}
+
+func newEnv(t *testing.T, extraConfig string) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &env{dir: dir, config: filepath.Join(dir, "radmfa.toml")}
+	cfg := "data_dir = \"data\"\n\n[log]\nfile = \"radmfa.log\"\n" + extraConfig
+	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			if b, err := os.ReadFile(filepath.Join(dir, "radmfa.log")); err == nil {
+				t.Logf("radmfa log:\n%s", tail(string(b), 40))
+			}
+		}
+	})
+	return e
+}
+
+// radmfa runs the binary with --config and returns stdout; it fails the
+// test on a non-zero exit.
+func (e *env) radmfa(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	out, code := e.run(t, stdin, nil, args...)
+	if code != 0 {
+		t.Fatalf("radmfa %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// run runs the binary with --config, the given environment and stdin, and
+// returns combined output and the exit code.
+func (e *env) run(t *testing.T, stdin string, environ []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(radmfaBin, append([]string{"--config", e.config}, args...)...)
+	cmd.Env = environ
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), 0
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// freeRADIUS is a running FreeRADIUS server on loopback.
+type freeRADIUS struct {
+	dir    string
+	port   int
+	secret string
+	out    *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freePort returns a UDP port on loopback that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// radiusdConf is the minimal radiusd.conf of freeradius-notes §1, with the
+// shipped snippets included from the config directory.
+const radiusdConf = `prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+raddbdir = {{DIR}}
+confdir = ${raddbdir}
+logdir = ${raddbdir}
+run_dir = ${raddbdir}
+libdir = /usr/lib/freeradius
+pidfile = ${run_dir}/radiusd.pid
+name = radiusd
+max_request_time = 30
+cleanup_delay = 5
+max_requests = 16384
+log { destination = stdout
+	colourise = no }
+security { max_attributes = 200
+	reject_delay = 0
+	status_server = yes }
+thread pool { start_servers = 5
+	max_servers = 32
+	min_spare_servers = 3
+	max_spare_servers = 10 }
+client localhost { ipaddr = 127.0.0.1
+	secret = testing123 }
+modules {
+	always ok { rcode = ok }
+	always handled { rcode = handled }
+	always reject { rcode = reject }
+	$INCLUDE ${confdir}/mods-available/radmfa
+}
+policy {
+	$INCLUDE ${confdir}/policy.d/radmfa
+}
+$INCLUDE ${confdir}/sites-available/radmfa
+`
+
+// snippet copies a shipped FreeRADIUS snippet into dir, replacing the
+// install paths (and nothing else) with this test's; each replacement must
+// happen exactly once, so a change to the snippet cannot silently escape
+// the test.
+func snippet(t *testing.T, dir, name string, replace ...string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "freeradius", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i < len(replace); i += 2 {
+		if n := strings.Count(s, replace[i]); n != 1 {
+			t.Fatalf("%s: %q occurs %d times, want 1", name, replace[i], n)
+		}
+		s = strings.Replace(s, replace[i], replace[i+1], 1)
+	}
+	dst := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startFreeRADIUS runs threaded FreeRADIUS (-f, not the single-threaded
+// -X) wired to radmfa exec through the shipped snippets.
+func startFreeRADIUS(t *testing.T, e *env) *freeRADIUS {
+	t.Helper()
+	need(t, "freeradius", "radclient")
+	dir := filepath.Join(t.TempDir(), "raddb")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fr := &freeRADIUS{dir: dir, port: freePort(t), secret: "testing123", out: &lockedBuffer{}}
+	snippet(t, dir, "mods-available/radmfa", "/usr/local/bin/radmfa", radmfaBin, "/etc/radmfa/radmfa.toml", e.config)
+	snippet(t, dir, "policy.d/radmfa")
+	snippet(t, dir, "sites-available/radmfa", "port = 1812", "port = "+strconv.Itoa(fr.port))
+	conf := strings.ReplaceAll(radiusdConf, "{{DIR}}", dir)
+	if err := os.WriteFile(filepath.Join(dir, "radiusd.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "freeradius", "-f", "-xx", "-l", "stdout", "-d", dir)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Stdout, cmd.Stderr = fr.out, fr.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("FreeRADIUS output (tail):\n%s", tail(fr.out.String(), 80))
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(fr.out.String(), "Ready to process requests") {
+		select {
+		case err := <-done:
+			t.Fatalf("freeradius exited: %v\n%s", err, fr.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("freeradius not ready after 15 s:\n%s", tail(fr.out.String(), 40))
+		}
+	}
+	return fr
+}
+
+// reply is what radclient received.
+type reply struct {
+	Code  string              // Access-Accept, Access-Reject, Access-Challenge
+	Attrs map[string][]string // attribute values as radclient prints them (strings unquoted)
+}
+
+func (r reply) get(name string) string {
+	if v := r.Attrs[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+var receivedRE = regexp.MustCompile(`(?m)^Received (Access-\w+) Id`)
+
+// send sends one Access-Request through radclient. attrs are radclient
+// input lines such as `User-Name = "bob"`.
+func (fr *freeRADIUS) send(t *testing.T, attrs ...string) reply {
+	t.Helper()
+	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "20", fmt.Sprintf("127.0.0.1:%d", fr.port), "auth", fr.secret)
+	cmd.Stdin = strings.NewReader(strings.Join(attrs, ",\n") + "\n")
+	out, _ := cmd.CombinedOutput() // exits 1 for anything but Access-Accept
+	m := receivedRE.FindSubmatchIndex(out)
+	if m == nil {
+		t.Fatalf("radclient got no reply:\n%s", out)
+	}
+	r := reply{Code: string(out[m[2]:m[3]]), Attrs: map[string][]string{}}
+	sc := bufio.NewScanner(bytes.NewReader(out[m[1]:]))
+	sc.Scan() // the rest of the "Received" line
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "\t") {
+			break
+		}
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " = ")
+		if !ok {
+			continue
+		}
+		if uq, err := strconv.Unquote(value); err == nil {
+			value = uq
+		}
+		r.Attrs[name] = append(r.Attrs[name], value)
+	}
+	return r
+}
+
+// str quotes a value for radclient's input: a double-quoted string with
+// backslash escapes.
+func str(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+}

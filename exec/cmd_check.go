@@ -1,0 +1,91 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/sqlite"
+)
+
+func (c *cli) checkConfigCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check-config",
+		Short: "Check the config file and the database, and show the settings in effect",
+		Long: `check-config reads the config file strictly (an unknown key or a wrong type is
+an error naming the line), applies the defaults, opens the database and checks
+that the key file belongs to it. It prints the settings in effect and exits 0
+when everything is usable, 1 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.config()
+			if err != nil {
+				return err
+			}
+			w := c.stdout
+			fmt.Fprintf(w, "Config:            %s\n", cfg.name())
+			fmt.Fprintf(w, "Data directory:    %s\n", cfg.DataDir)
+			fmt.Fprintf(w, "Database:          %s\n", cfg.Store.Path)
+			fmt.Fprintf(w, "Key file:          %s\n", cfg.Store.KeyPath())
+			ec := cfg.engineConfig()
+			window := mfa.DefaultWindow
+			if cfg.OTP.Window != nil {
+				window = *cfg.OTP.Window
+			}
+			fmt.Fprintf(w, "OTP window:        ±%d step(s)\n", window)
+			fmt.Fprintf(w, "Challenge timeout: %s\n", challengeTimeout(cfg))
+			fmt.Fprintf(w, "User names:        %s\n", describeUserNames(cfg.Users))
+			fmt.Fprintf(w, "Exec timeout:      %s\n", cfg.Exec.timeout())
+			fmt.Fprintf(w, "Node:              %s\n", ec.Node)
+			logTo := "standard error"
+			if cfg.Log.File != "" {
+				logTo = cfg.Log.File
+			}
+			fmt.Fprintf(w, "Log:               %s\n", logTo)
+
+			store, err := c.openStore(cmd.Context(), cfg, false)
+			switch {
+			case errors.Is(err, sqlite.ErrNoDatabase):
+				fmt.Fprintf(w, "Database status:   not created yet (radmfa user add or the first radmfa exec creates it)\n")
+			case err != nil:
+				return fmt.Errorf("database: %w", err)
+			default:
+				defer store.Close()
+				users, err := store.Users(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "Database status:   ok (schema %d, %d users)\n", sqlite.SchemaVersion, len(users))
+				if st, err := os.Stat(cfg.Store.KeyPath()); err == nil && st.Mode().Perm()&0o077 != 0 {
+					fmt.Fprintf(w, "Warning:           key file mode is %04o; 0600 keeps it private to radmfa's user\n", st.Mode().Perm())
+				}
+			}
+			fmt.Fprintln(w, "OK")
+			return nil
+		},
+	}
+}
+
+func challengeTimeout(cfg *config) string {
+	if cfg.Challenge.Timeout == 0 {
+		return mfa.DefaultChallengeTimeout.String()
+	}
+	return fmt.Sprint(mfa.Duration(cfg.Challenge.Timeout))
+}
+
+func describeUserNames(u mfa.UserNames) string {
+	s := "case-insensitive"
+	if u.CaseSensitive {
+		s = "case-sensitive"
+	}
+	if u.StripDomain {
+		s += ", DOMAIN\\ stripped"
+	}
+	if u.StripRealm {
+		s += ", @realm stripped"
+	}
+	return s
+}

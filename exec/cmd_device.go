@@ -1,0 +1,157 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/radmfa/radmfa/sqlite"
+)
+
+func (c *cli) deviceCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "Add, list, enable, disable and remove a user's OTP devices",
+		Long: `Manage a user's OTP devices. A user may have several (a phone and a spare,
+an authenticator app and a hardware token); any enabled device may answer.`,
+	}
+	cmd.AddCommand(c.deviceAddCommand(), c.deviceListCommand(),
+		c.deviceSetCommand("enable", false), c.deviceSetCommand("disable", true), c.deviceRemoveCommand())
+	return cmd
+}
+
+func (c *cli) deviceAddCommand() *cobra.Command {
+	var kf keyFlags
+	cmd := &cobra.Command{
+		Use:   "add USER",
+		Short: "Add another TOTP device to a user and show its QR code",
+		Long: `Add a TOTP device to an existing user. Options are those of "radmfa user add":
+a new secret by default, or --secret / --uri to import one.`,
+		Example: `  radmfa device add alice --device tablet
+  radmfa device add alice --device yubikey --secret - < secret.txt`,
+		Args: exactArgs("USER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := c.config()
+			if err != nil {
+				return err
+			}
+			name, err := normalize(cfg, args[0])
+			if err != nil {
+				return err
+			}
+			store, err := c.openStore(cmd.Context(), cfg, false)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			u, err := store.User(cmd.Context(), name)
+			if err != nil {
+				return notFound(err)
+			}
+			var names []string
+			for _, d := range u.Devices {
+				names = append(names, d.Name)
+			}
+			device, err := pickDeviceName(kf.device, names)
+			if err != nil {
+				return err
+			}
+			key, imported, err := kf.key(cmd.Flags(), c.stdin, cfg, name)
+			if err != nil {
+				return err
+			}
+			if err := store.AddDevice(cmd.Context(), c.actor(), name, key.Device(device)); err != nil {
+				if errors.Is(err, sqlite.ErrExists) {
+					return fmt.Errorf("user %q already has a device %q", name, device)
+				}
+				return notFound(err)
+			}
+			if kf.qrFile != "" {
+				if err := writeQR(kf.qrFile, key.URI()); err != nil {
+					return err
+				}
+			}
+			return printEnrollment(c.stdout, key, name, device, imported, kf.qrFile, kf.json)
+		},
+	}
+	kf.register(cmd.Flags())
+	return cmd
+}
+
+func (c *cli) deviceListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list USER",
+		Short: "List a user's devices",
+		Args:  exactArgs("USER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+				u, err := store.User(cmd.Context(), name)
+				if err != nil {
+					return notFound(err)
+				}
+				if asJSON {
+					return writeJSON(c.stdout, toJSON(u).Devices)
+				}
+				printDevices(c.stdout, u.Devices)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (c *cli) deviceSetCommand(verb string, disable bool) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " USER DEVICE",
+		Short: map[bool]string{true: "Disable a device: its codes are no longer accepted", false: "Enable a disabled device"}[disable],
+		Args:  exactArgs("USER", "DEVICE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+				if err := store.SetDeviceDisabled(cmd.Context(), c.actor(), name, args[1], disable); err != nil {
+					return notFound(err)
+				}
+				fmt.Fprintf(c.stdout, "Device %q of user %q %sd.\n", args[1], name, verb)
+				return nil
+			})
+		},
+	}
+}
+
+func (c *cli) deviceRemoveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove USER DEVICE",
+		Short: "Remove a device",
+		Args:  exactArgs("USER", "DEVICE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+				if err := store.RemoveDevice(cmd.Context(), c.actor(), name, args[1]); err != nil {
+					return notFound(err)
+				}
+				fmt.Fprintf(c.stdout, "Device %q of user %q removed.\n", args[1], name)
+				return nil
+			})
+		},
+	}
+}
+
+// withUser loads the config, normalises the user name and opens the
+// existing store for fn.
+func (c *cli) withUser(cmd *cobra.Command, raw string, fn func(*sqlite.Store, string) error) error {
+	cfg, err := c.config()
+	if err != nil {
+		return err
+	}
+	name, err := normalize(cfg, raw)
+	if err != nil {
+		return err
+	}
+	store, err := c.openStore(cmd.Context(), cfg, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return fn(store, name)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/radmfa/radmfa/exec/rlmexec"
+	"github.com/radmfa/radmfa/internal/mfa"
+)
+
+// execConfig is the [exec] section.
+type execConfig struct {
+	// Timeout bounds one radmfa exec decision. When it passes, radmfa
+	// records the event and exits 2 (fail). Default 9s, just under
+	// rlm_exec's default timeout of 10 s; keep it below yours.
+	Timeout mfa.Duration `toml:"timeout"`
+}
+
+// defaultExecTimeout is used when [exec] timeout is unset.
+const defaultExecTimeout = 9 * time.Second
+
+func (e execConfig) timeout() time.Duration {
+	if e.Timeout == 0 {
+		return defaultExecTimeout
+	}
+	return time.Duration(e.Timeout)
+}
+
+func (e execConfig) validate() error {
+	if t := e.timeout(); t < time.Second || t > 10*time.Minute {
+		return fmt.Errorf("exec.timeout = %s: must be between 1s and 10m", t)
+	}
+	return nil
+}
+
+// msgUnavailable is the Reply-Message when radmfa could not decide.
+const msgUnavailable = "Authentication is unavailable; please try again later"
+
+// recordTimeout bounds writing the event after a failure or SIGTERM.
+const recordTimeout = 2 * time.Second
+
+func (c *cli) execCommand() *cobra.Command {
+	var clientIP, clientName string
+	cmd := &cobra.Command{
+		Use:   "exec",
+		Short: "Decide one request for FreeRADIUS rlm_exec (reads the environment, writes stdout)",
+		Long: `exec is the rlm_exec front door. FreeRADIUS runs it once per request with
+wait = yes and shell_escape = yes: the request attributes arrive as environment
+variables (USER_NAME, USER_PASSWORD, STATE, NAS_IDENTIFIER, CALLING_STATION_ID, …),
+reply attributes (Reply-Message, State) go to standard output, and the exit
+code is the module's rcode:
+
+  0  accept     (the snippet then sets control:Auth-Type := Accept)
+  1  reject     (Access-Reject with Reply-Message)
+  2  fail       (radmfa could not decide: store error, timeout, SIGTERM)
+  4  challenge  (handled; the snippet sets Response-Packet-Type := Access-Challenge)
+
+Logs go to [log] file or standard error, never standard output. Every
+decision, and every failure to decide that can still be written, is an event
+in the database. The database and key file are created on first use.
+
+Pass --client-name=%{client:shortname} and --client-ip=%{Packet-Src-IP-Address}
+so challenges are bound to the RADIUS client FreeRADIUS authenticated.`,
+		Example: `  # mods-available/radmfa (see testdata/freeradius/)
+  exec radmfa {
+      wait = yes
+      program = "/usr/local/bin/radmfa exec --config /etc/radmfa/radmfa.toml --client-name=%{client:shortname} --client-ip=%{Packet-Src-IP-Address}"
+      input_pairs = request
+      output_pairs = reply
+      shell_escape = yes
+      timeout = 10
+  }`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.exitCode = c.runExec(cmd.Context(), clientIP, clientName)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&clientIP, "client-ip", "", "address of the RADIUS client (%{Packet-Src-IP-Address})")
+	cmd.Flags().StringVar(&clientName, "client-name", "", "short name of the RADIUS client (%{client:shortname})")
+	return cmd
+}
+
+// runExec decides one request and returns the exit code. It never writes
+// anything but reply attributes to stdout.
+func (c *cli) runExec(ctx context.Context, clientIP, clientName string) int {
+	start := time.Now()
+	req, parseErr := rlmexec.ParseEnv(c.environ)
+	if clientIP != "" {
+		req.NAS.ClientIP = clientIP
+	}
+	if clientName != "" {
+		req.NAS.ClientName = clientName
+	}
+	unavailable := mfa.Decision{Message: msgUnavailable}
+
+	cfg, err := c.config()
+	if err != nil {
+		fmt.Fprintf(c.stderr, "radmfa exec: %v\n", err)
+		return c.reply(unavailable)
+	}
+	log, closeLog, err := newLogger(cfg.Log, c.stderr, "exec")
+	if err != nil {
+		fmt.Fprintf(c.stderr, "radmfa exec: %v\n", err)
+		return c.reply(unavailable)
+	}
+	defer closeLog()
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.Exec.timeout())
+	defer cancel()
+	store, err := c.openStore(ctx, cfg, true)
+	if err != nil {
+		log.Error().Err(err).Str("user", mfa.Printable(req.UserName)).Msg("could not decide: store unavailable")
+		return c.reply(unavailable)
+	}
+	defer store.Close()
+	engine, err := mfa.New(store, cfg.engineConfig())
+	if err != nil {
+		log.Error().Err(err).Msg("could not decide: engine config")
+		return c.reply(unavailable)
+	}
+
+	var d mfa.Decision
+	if parseErr != nil {
+		d, err = engine.Refuse(ctx, req, "malformed request: "+parseErr.Error())
+	} else {
+		d, err = engine.Decide(ctx, req)
+	}
+	if err != nil {
+		cause := err.Error()
+		switch {
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			cause = fmt.Sprintf("no decision within exec.timeout (%s)", cfg.Exec.timeout())
+		case ctx.Err() != nil:
+			cause = "terminated (SIGTERM from FreeRADIUS: its exec timeout passed?)"
+		}
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer rcancel()
+		if rerr := engine.RecordError(rctx, req, d.TxID, cause); rerr != nil {
+			log.Error().Err(rerr).Msg("event not recorded")
+		}
+		log.Error().Err(err).Str("tx", d.TxID).Str("user", mfa.Printable(req.UserName)).Str("cause", cause).Msg("could not decide")
+		return c.reply(unavailable)
+	}
+	log.Info().Str("tx", d.TxID).Str("user", mfa.Printable(req.UserName)).Stringer("action", d.Action).
+		Str("reason", d.Reason).Dur("duration", time.Since(start)).Msg("decision")
+	return c.reply(d)
+}
+
+// reply writes the decision for rlm_exec and returns the exit code.
+func (c *cli) reply(d mfa.Decision) int {
+	var b bytes.Buffer
+	code, err := rlmexec.Write(&b, d)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "radmfa exec: reply: %v\n", err)
+		b.Reset()
+		code, _ = rlmexec.Write(&b, mfa.Decision{Message: msgUnavailable})
+	}
+	c.stdout.Write(b.Bytes())
+	return code
+}
