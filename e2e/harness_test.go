@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,11 +27,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	radmfaBin = filepath.Join(dir, "radmfa")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	build := exec.Command(goBin, "build", "-o", radmfaBin, "../exec")
+	build := exec.Command("go", "build", "-o", radmfaBin, "../exec")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building radmfa:", err)
@@ -155,46 +150,6 @@ func freePort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// radiusdConf is the minimal radiusd.conf of freeradius-notes §1, with the
-// shipped snippets included from the config directory.
-const radiusdConf = `prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = /var
-sbindir = /usr/sbin
-raddbdir = {{DIR}}
-confdir = ${raddbdir}
-logdir = ${raddbdir}
-run_dir = ${raddbdir}
-libdir = /usr/lib/freeradius
-pidfile = ${run_dir}/radiusd.pid
-name = radiusd
-max_request_time = 30
-cleanup_delay = 5
-max_requests = 16384
-log { destination = stdout
-	colourise = no }
-security { max_attributes = 200
-	reject_delay = 0
-	status_server = yes }
-thread pool { start_servers = 5
-	max_servers = 32
-	min_spare_servers = 3
-	max_spare_servers = 10 }
-client localhost { ipaddr = 127.0.0.1
-	secret = testing123 }
-modules {
-	always ok { rcode = ok }
-	always handled { rcode = handled }
-	always reject { rcode = reject }
-	$INCLUDE ${confdir}/mods-available/radmfa
-}
-policy {
-	$INCLUDE ${confdir}/policy.d/radmfa
-}
-$INCLUDE ${confdir}/sites-available/radmfa
-`
-
 // snippet copies a shipped FreeRADIUS snippet into dir, replacing the
 // install paths (and nothing else) with this test's; each replacement must
 // happen exactly once, so a change to the snippet cannot silently escape
@@ -234,8 +189,8 @@ func startFreeRADIUS(t *testing.T, e *env) *freeRADIUS {
 	snippet(t, dir, "mods-available/radmfa", "/usr/local/bin/radmfa", radmfaBin, "/etc/radmfa/radmfa.toml", e.config)
 	snippet(t, dir, "policy.d/radmfa")
 	snippet(t, dir, "sites-available/radmfa", "port = 1812", "port = "+strconv.Itoa(fr.port))
-	conf := strings.ReplaceAll(radiusdConf, "{{DIR}}", dir)
-	if err := os.WriteFile(filepath.Join(dir, "radiusd.conf"), []byte(conf), 0o644); err != nil {
+	snippet(t, dir, "radiusd-minimal.conf", "{{DIR}}", dir)
+	if err := os.Rename(filepath.Join(dir, "radiusd-minimal.conf"), filepath.Join(dir, "radiusd.conf")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

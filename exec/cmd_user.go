@@ -31,7 +31,7 @@ Every change is recorded in the audit log (radmfa report audit).`,
 func normalize(cfg *config, raw string) (string, error) {
 	name, err := cfg.Users.Normalize(raw)
 	if err != nil {
-		return "", usagef("user name %q: empty, too long or contains control characters", mfa.Printable(raw))
+		return "", usagef("user name \"%s\": empty, too long or contains control characters", mfa.Printable(raw))
 	}
 	return name, nil
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/boombuler/barcode"
@@ -98,7 +97,23 @@ func (k *keyFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&k.json, "json", false, "print the result as JSON (no terminal QR code)")
 }
 
-var deviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// validDeviceName reports whether a device name is 1 to 64 letters,
+// digits, '.', '_' or '-', starting with a letter or digit. (A loop rather
+// than a regexp: package-level regexps are compiled at start-up, which
+// every radmfa exec would pay for.)
+func validDeviceName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || (c != '.' && c != '_' && c != '-')) {
+			return false
+		}
+	}
+	return true
+}
 
 // key builds the device key from the flags: imported, or generated with the
 // [enroll] defaults.
@@ -172,7 +187,7 @@ func readArg(v string, stdin io.Reader) (string, error) {
 // pickDeviceName returns the requested name, or the first free totpN.
 func pickDeviceName(requested string, existing []string) (string, error) {
 	if requested != "" {
-		if !deviceNameRE.MatchString(requested) {
+		if !validDeviceName(requested) {
 			return "", usagef("device name %q: use 1 to 64 letters, digits, '.', '_' or '-'", requested)
 		}
 		return requested, nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/radmfa/radmfa/internal/mfa"
 	"github.com/radmfa/radmfa/sqlite"
@@ -45,6 +46,9 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 // run runs radmfa with the arguments and returns the exit code.
 func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{environ: environ, stdin: stdin, stdout: stdout, stderr: stderr}
+	if code, ok := c.fastExec(ctx, args); ok {
+		return code
+	}
 	root := c.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -94,9 +98,7 @@ With no config file everything lives in ./radmfa-data. Every command takes
 	}
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	pf := root.PersistentFlags()
-	pf.StringVar(&c.configPath, "config", "", "config file (TOML); env RADMFA_CONFIG; default: none, data in ./radmfa-data")
-	pf.StringVar(&c.dbPath, "db", "", "database file; env RADMFA_DB; overrides [store] path")
+	c.globalFlags(root.PersistentFlags())
 	root.AddCommand(
 		c.execCommand(),
 		c.userCommand(),
@@ -106,6 +108,12 @@ With no config file everything lives in ./radmfa-data. Every command takes
 		c.versionCommand(),
 	)
 	return root
+}
+
+// globalFlags registers the flags every command takes.
+func (c *cli) globalFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.configPath, "config", "", "config file (TOML); env RADMFA_CONFIG; default: none, data in ./radmfa-data")
+	fs.StringVar(&c.dbPath, "db", "", "database file; env RADMFA_DB; overrides [store] path")
 }
 
 // config loads the configuration named by --config or RADMFA_CONFIG and

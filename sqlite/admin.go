@@ -48,7 +48,7 @@ func (s *Store) admin(ctx context.Context, actor, action, target, details string
 		}
 		return s.wrap(action, err)
 	}
-	if _, err := t.ExecContext(ctx, `INSERT INTO audit (time, actor, action, target, details) VALUES (?, ?, ?, ?, ?)`,
+	if _, err := t.ExecContext(quiet(ctx), `INSERT INTO audit (time, actor, action, target, details) VALUES (?, ?, ?, ?, ?)`,
 		ms(s.now()), actor, action, target, details); err != nil {
 		return s.wrap(action, err)
 	}
@@ -57,7 +57,7 @@ func (s *Store) admin(ctx context.Context, actor, action, target, details string
 
 func userID(ctx context.Context, t *sql.Tx, name string) (int64, error) {
 	var id int64
-	err := t.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id)
+	err := t.QueryRowContext(quiet(ctx), `SELECT id FROM users WHERE name = ?`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("user %q: %w", name, mfa.ErrNotFound)
 	}
@@ -76,7 +76,7 @@ func isUnique(err error) bool {
 // CreateUser adds a user (name already normalised) with a first device.
 func (s *Store) CreateUser(ctx context.Context, actor, name string, dev mfa.Device) error {
 	return s.admin(ctx, actor, "user.add", name, describe(dev), func(t *sql.Tx) error {
-		res, err := t.ExecContext(ctx, `INSERT INTO users (name, created_at) VALUES (?, ?)`, name, ms(s.now()))
+		res, err := t.ExecContext(quiet(ctx), `INSERT INTO users (name, created_at) VALUES (?, ?)`, name, ms(s.now()))
 		if isUnique(err) {
 			return fmt.Errorf("user %q %w", name, ErrExists)
 		}
@@ -110,7 +110,7 @@ func (s *Store) insertDevice(ctx context.Context, t *sql.Tx, userID int64, user 
 	if err != nil {
 		return err
 	}
-	_, err = t.ExecContext(ctx, `INSERT INTO devices (user_id, name, kind, algorithm, digits, period, secret, created_at)
+	_, err = t.ExecContext(quiet(ctx), `INSERT INTO devices (user_id, name, kind, algorithm, digits, period, secret, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, userID, dev.Name, dev.Kind.String(), dev.Algorithm, dev.Digits, dev.Period, sealed, ms(s.now()))
 	if isUnique(err) {
 		return fmt.Errorf("device %q of user %q %w", dev.Name, user, ErrExists)
@@ -122,7 +122,7 @@ func (s *Store) insertDevice(ctx context.Context, t *sql.Tx, userID int64, user 
 func (s *Store) SetUserDisabled(ctx context.Context, actor, name string, disabled bool) error {
 	action := map[bool]string{true: "user.disable", false: "user.enable"}[disabled]
 	return s.admin(ctx, actor, action, name, "", func(t *sql.Tx) error {
-		res, err := t.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
+		res, err := t.ExecContext(quiet(ctx), `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
 		return mustAffect(res, err, fmt.Sprintf("user %q", name))
 	})
 }
@@ -130,7 +130,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, actor, name string, disable
 // RemoveUser deletes a user with its devices. Events stay.
 func (s *Store) RemoveUser(ctx context.Context, actor, name string) error {
 	return s.admin(ctx, actor, "user.remove", name, "", func(t *sql.Tx) error {
-		res, err := t.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+		res, err := t.ExecContext(quiet(ctx), `DELETE FROM users WHERE name = ?`, name)
 		return mustAffect(res, err, fmt.Sprintf("user %q", name))
 	})
 }
@@ -143,7 +143,7 @@ func (s *Store) SetDeviceDisabled(ctx context.Context, actor, user, device strin
 		if err != nil {
 			return err
 		}
-		res, err := t.ExecContext(ctx, `UPDATE devices SET disabled = ? WHERE user_id = ? AND name = ?`, disabled, id, device)
+		res, err := t.ExecContext(quiet(ctx), `UPDATE devices SET disabled = ? WHERE user_id = ? AND name = ?`, disabled, id, device)
 		return mustAffect(res, err, fmt.Sprintf("device %q of user %q", device, user))
 	})
 }
@@ -155,7 +155,7 @@ func (s *Store) RemoveDevice(ctx context.Context, actor, user, device string) er
 		if err != nil {
 			return err
 		}
-		res, err := t.ExecContext(ctx, `DELETE FROM devices WHERE user_id = ? AND name = ?`, id, device)
+		res, err := t.ExecContext(quiet(ctx), `DELETE FROM devices WHERE user_id = ? AND name = ?`, id, device)
 		return mustAffect(res, err, fmt.Sprintf("device %q of user %q", device, user))
 	})
 }
@@ -193,7 +193,7 @@ func (s *Store) User(ctx context.Context, name string) (UserInfo, error) {
 }
 
 func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT u.id, u.name, u.disabled, u.created_at,
+	rows, err := s.db.QueryContext(quiet(ctx), `SELECT u.id, u.name, u.disabled, u.created_at,
 			d.id, d.name, d.kind, d.algorithm, d.digits, d.period, d.disabled, d.created_at, d.last_used_at
 		FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		WHERE ? = '' OR u.name = ?
@@ -232,7 +232,7 @@ func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 // that must compute codes, such as resync). Callers must not print them.
 func (s *Store) UserDevices(ctx context.Context, name string) ([]mfa.Device, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id)
+	err := s.db.QueryRowContext(quiet(ctx), `SELECT id FROM users WHERE name = ?`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %q: %w", name, mfa.ErrNotFound)
 	}
@@ -265,7 +265,7 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]EventRow, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, tx_id, user_name, result, method, trigger, message, device,
+	rows, err := s.db.QueryContext(quiet(ctx), `SELECT id, time, tx_id, user_name, result, method, trigger, message, device,
 			front_door, node, client, nas_ip, nas_identifier, called_station, calling_station, resource
 		FROM events WHERE id < ? AND (? = '' OR user_name = ?) ORDER BY id DESC LIMIT ?`, before, q.User, q.User, q.Limit)
 	if err != nil {
@@ -308,7 +308,7 @@ func (s *Store) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, actor, action, target, details FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.db.QueryContext(quiet(ctx), `SELECT id, time, actor, action, target, details FROM audit ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, s.wrap("audit", err)
 	}

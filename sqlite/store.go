@@ -138,8 +138,9 @@ func migrations() []migration {
 	return ms
 }
 
-// SchemaVersion is the schema version this build writes.
-var SchemaVersion = len(migrations())
+// SchemaVersion is the schema version this build writes: the number of
+// files in migrations/ (a test checks that they agree).
+const SchemaVersion = 1
 
 // Open opens the database described by cfg, applies pending migrations and
 // loads the key. With opt.Create it creates the directory, database and key
@@ -193,23 +194,47 @@ func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
 // deadlines are noticed.
 const sqliteBusySlice = 200 * time.Millisecond
 
-// beginTx starts an immediate (write) transaction, waiting up to the busy
-// timeout for another process's write to finish, and less if ctx ends.
-func (s *Store) beginTx(ctx context.Context) (*sql.Tx, error) {
+// quiet returns the context SQL statements run with: ctx without its
+// cancellation. Statements here are short; the one long wait, for another
+// process's write lock, happens in beginTx's loop, which does watch ctx.
+// A cancellable context would cost a watcher goroutine per statement in
+// database/sql and another in mattn/go-sqlite3, and in a fresh radmfa exec
+// process each of those needs a new OS thread.
+func quiet(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// waitBusy runs fn until it does not fail with SQLITE_BUSY, for up to the
+// busy timeout, and less if ctx ends. Each attempt already waits up to
+// sqliteBusySlice inside SQLite.
+func (s *Store) waitBusy(ctx context.Context, fn func() error) error {
 	deadline := time.Now().Add(s.busy)
 	pause := 5 * time.Millisecond
 	for {
-		t, err := s.db.BeginTx(ctx, nil)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := fn()
 		if err == nil || !isBusy(err) || time.Now().After(deadline) {
-			return t, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 50*time.Millisecond)
 	}
+}
+
+// beginTx starts an immediate (write) transaction, waiting for another
+// process's write to finish as waitBusy does.
+func (s *Store) beginTx(ctx context.Context) (*sql.Tx, error) {
+	var t *sql.Tx
+	err := s.waitBusy(ctx, func() error {
+		var err error
+		t, err = s.db.BeginTx(quiet(ctx), nil)
+		return err
+	})
+	return t, err
 }
 
 func isBusy(err error) bool {
@@ -234,6 +259,31 @@ func (s *Store) files() []string {
 	return []string{s.path, s.path + "-wal", s.path + "-shm", s.keyPath}
 }
 
+// walTrimBytes is the WAL size above which TrimWAL checkpoints: about 16
+// decisions' worth, cheap for the next process to re-read.
+const walTrimBytes = 256 << 10
+
+// TrimWAL is for processes that exit without Close (radmfa exec). Close
+// would checkpoint and delete the WAL: four fsyncs and two unlinks, more
+// than the decision itself, and the next process would create the WAL
+// again. Without Close, the WAL stays; a process that opens the database
+// while no other has it open rebuilds its index by reading the whole WAL,
+// and SQLite's passive auto-checkpoints cannot shorten it then (the record
+// of what was checkpointed is lost with the index). So once the WAL has
+// grown past a small size, TrimWAL checkpoints it and truncates it to
+// zero: the fsyncs happen once every dozen or so decisions, and opening
+// stays cheap. It gives up quietly if other processes keep the WAL busy;
+// a later call finishes the job.
+func (s *Store) TrimWAL(ctx context.Context) error {
+	st, err := os.Stat(s.path + "-wal")
+	if err != nil || st.Size() < walTrimBytes {
+		return nil
+	}
+	var busy, logFrames, done int
+	err = s.db.QueryRowContext(quiet(ctx), "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
+	return s.wrap("checkpoint", err)
+}
+
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
@@ -252,7 +302,13 @@ func (s *Store) Close() error {
 // work happens in one immediate transaction, which serialises processes
 // racing to create the database.
 func (s *Store) setup(ctx context.Context, create bool) error {
-	version, check, err := s.schemaState(ctx, s.db)
+	var version int
+	var check []byte
+	err := s.waitBusy(ctx, func() error {
+		var err error
+		version, check, err = s.schemaState(ctx, s.db)
+		return err
+	})
 	if err != nil {
 		return s.wrap("open", err)
 	}
@@ -271,11 +327,11 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 		return fmt.Errorf("%w: %s has schema %d, this radmfa knows up to %d; upgrade radmfa", ErrNewerSchema, s.path, version, SchemaVersion)
 	}
 	for _, m := range migrations()[version:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(quiet(ctx), m.sql); err != nil {
 			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+	if _, err := tx.ExecContext(quiet(ctx), fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
 		return s.wrap("migrate", err)
 	}
 	if check == nil {
@@ -289,7 +345,7 @@ func (s *Store) setup(ctx context.Context, create bool) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('key_check', ?)`, keyCheck(key)); err != nil {
+		if _, err := tx.ExecContext(quiet(ctx), `INSERT INTO meta (key, value) VALUES ('key_check', ?)`, keyCheck(key)); err != nil {
 			return s.wrap("store key check", err)
 		}
 		if s.aead, err = newAEAD(key); err != nil {
@@ -309,14 +365,14 @@ type querier interface {
 // none).
 func (s *Store) schemaState(ctx context.Context, q querier) (int, []byte, error) {
 	var version int
-	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := q.QueryRowContext(quiet(ctx), "PRAGMA user_version").Scan(&version); err != nil {
 		return 0, nil, err
 	}
 	if version == 0 {
 		return 0, nil, nil
 	}
 	var check []byte
-	err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'key_check'`).Scan(&check)
+	err := q.QueryRowContext(quiet(ctx), `SELECT value FROM meta WHERE key = 'key_check'`).Scan(&check)
 	if errors.Is(err, sql.ErrNoRows) {
 		return version, nil, nil
 	}
@@ -390,7 +446,7 @@ var _ mfa.Tx = (*tx)(nil)
 
 func (t *tx) LookupUser(ctx context.Context, name string) (mfa.User, error) {
 	u := mfa.User{Name: name}
-	err := t.tx.QueryRowContext(ctx, `SELECT id, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Disabled)
+	err := t.tx.QueryRowContext(quiet(ctx), `SELECT id, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return mfa.User{}, mfa.ErrNotFound
 	}
@@ -406,7 +462,7 @@ type queryer interface {
 }
 
 func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Device, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, name, kind, algorithm, digits, period, secret, disabled
+	rows, err := q.QueryContext(quiet(ctx), `SELECT id, name, kind, algorithm, digits, period, secret, disabled
 		FROM devices WHERE user_id = ? ORDER BY id`, userID)
 	if err != nil {
 		return nil, err
@@ -432,7 +488,7 @@ func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Dev
 }
 
 func (t *tx) UseStep(ctx context.Context, deviceID, step int64) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `UPDATE devices SET last_step = ?, last_used_at = ?
+	res, err := t.tx.ExecContext(quiet(ctx), `UPDATE devices SET last_step = ?, last_used_at = ?
 		WHERE id = ? AND (last_step IS NULL OR last_step < ?)`, step, ms(t.s.now()), deviceID, step)
 	if err != nil {
 		return false, err
@@ -446,10 +502,10 @@ func (t *tx) UseStep(ctx context.Context, deviceID, step int64) (bool, error) {
 const challengeGrace = time.Hour
 
 func (t *tx) PutChallenge(ctx context.Context, c mfa.Challenge) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM challenges WHERE expires_at < ?`, ms(t.s.now().Add(-challengeGrace))); err != nil {
+	if _, err := t.tx.ExecContext(quiet(ctx), `DELETE FROM challenges WHERE expires_at < ?`, ms(t.s.now().Add(-challengeGrace))); err != nil {
 		return err
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at)
+	_, err := t.tx.ExecContext(quiet(ctx), `INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires))
 	return err
 }
@@ -458,7 +514,7 @@ func (t *tx) TakeChallenge(ctx context.Context, key []byte) (mfa.Challenge, erro
 	c := mfa.Challenge{Key: key}
 	var kind string
 	var expires int64
-	err := t.tx.QueryRowContext(ctx, `DELETE FROM challenges WHERE state_hash = ?
+	err := t.tx.QueryRowContext(quiet(ctx), `DELETE FROM challenges WHERE state_hash = ?
 		RETURNING user_name, tx_id, kind, client, expires_at`, key).Scan(&c.User, &c.TxID, &kind, &c.Client, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return mfa.Challenge{}, mfa.ErrNotFound
@@ -472,7 +528,7 @@ func (t *tx) TakeChallenge(ctx context.Context, key []byte) (mfa.Challenge, erro
 }
 
 func (t *tx) AddEvent(ctx context.Context, e mfa.Event) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO events (time, tx_id, user_name, result, method, trigger, message,
+	_, err := t.tx.ExecContext(quiet(ctx), `INSERT INTO events (time, tx_id, user_name, result, method, trigger, message,
 		device, front_door, node, client, nas_ip, nas_identifier, called_station, calling_station, resource)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ms(e.Time), e.TxID, e.User, e.Result.String(), string(e.Method), triggerText(e.Trigger), e.Message,

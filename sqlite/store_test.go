@@ -448,3 +448,9 @@ func TestBusyWaitEndsWithContext(t *testing.T) {
 		t.Fatalf("got %v, want a busy error", err)
 	}
 }
+
+func TestSchemaVersionMatchesMigrations(t *testing.T) {
+	if n := len(migrations()); n != SchemaVersion {
+		t.Fatalf("SchemaVersion = %d but there are %d migrations: update the constant", SchemaVersion, n)
+	}
+}

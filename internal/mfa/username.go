@@ -6,7 +6,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -29,11 +28,11 @@ type UserNames struct {
 // characters.
 var ErrInvalidUserName = errors.New("mfa: invalid user name")
 
-var folder = cases.Fold()
-
 // Normalize returns the canonical form of a user name: Unicode NFC, without
 // surrounding white space, domain or realm stripped as configured, and
-// case-folded unless CaseSensitive.
+// lower-cased unless CaseSensitive. Lower-casing uses Unicode's simple
+// case mappings (as Go's strings.EqualFold does), which keeps radmfa exec's
+// start-up free of golang.org/x/text/cases and its language tables.
 func (u UserNames) Normalize(raw string) (string, error) {
 	if len(raw) > maxAttrLen || !utf8.ValidString(raw) {
 		return "", ErrInvalidUserName
@@ -59,9 +58,7 @@ func (u UserNames) Normalize(raw string) (string, error) {
 		return "", ErrInvalidUserName
 	}
 	if !u.CaseSensitive {
-		// Full Unicode case folding, then lower case: x/text folds some
-		// scripts (Cherokee) in a two-cycle that lower-casing settles.
-		name = norm.NFC.String(strings.ToLower(folder.String(name)))
+		name = norm.NFC.String(strings.ToLower(name))
 	}
 	return name, nil
 }
