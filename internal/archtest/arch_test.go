@@ -14,6 +14,8 @@ const module = "github.com/radmfa/radmfa"
 // they sit at the edges and are wired in by the front doors.
 var adapters = map[string]bool{
 	module + "/internal/archtest": true,
+	module + "/internal/ldapdir":  true, // LDAP / Active Directory
+	module + "/internal/web":      true, // HTTP pages: approval, enrollment, admin
 }
 
 // forbiddenDeps may not appear anywhere in a core package's dependencies.

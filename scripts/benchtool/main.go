@@ -9,6 +9,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,23 +20,41 @@ import (
 	"github.com/radmfa/radmfa/sqlite"
 )
 
+// options are the command-line settings every case may use.
+type options struct {
+	bin string // radmfa binary
+	n   int    // requests per exec case
+}
+
+// cases maps a case name to its function. Each case lives in its own file
+// and registers itself in an init function.
+var cases = map[string]func(options) error{}
+
 func main() {
-	bin := flag.String("radmfa", "bin/radmfa", "radmfa binary to measure")
-	n := flag.Int("n", 300, "requests per exec case")
+	var o options
+	flag.StringVar(&o.bin, "radmfa", "bin/radmfa", "radmfa binary to measure")
+	flag.IntVar(&o.n, "n", 300, "requests per exec case")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "usage: benchtool [-radmfa PATH] [-n N] core\n\n")
+		fmt.Fprintf(os.Stderr, "usage: benchtool [-radmfa PATH] [-n N] CASE\n\ncases:")
+		for _, name := range slices.Sorted(maps.Keys(cases)) {
+			fmt.Fprintf(os.Stderr, " %s", name)
+		}
+		fmt.Fprintf(os.Stderr, "\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 1 || flag.Arg(0) != "core" {
+	run, ok := cases[flag.Arg(0)]
+	if flag.NArg() != 1 || !ok {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := core(*bin, *n); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+func init() { cases["core"] = func(o options) error { return core(o.bin, o.n) } }
 
 // core measures the median wall time of one radmfa exec OTP decision
 // against /bin/true, alternating the two so both see the same machine.
