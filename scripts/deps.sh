@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages radmfa's demo and tests need, when missing:
-# FreeRADIUS (server, radclient/radtest), oathtool, and gcc for cgo (SQLite).
+# FreeRADIUS (server, radclient/radtest), oathtool, gcc for cgo (SQLite), and
+# OpenLDAP's slapd and ldap-utils (the LDAP tests start their own throwaway
+# slapd on loopback; the system one is never used).
 # Runs apt-get as root (or through sudo). Does nothing when all are present.
 set -euo pipefail
 
@@ -10,6 +12,9 @@ have freeradius || missing+=(freeradius)
 have radclient || missing+=(freeradius-utils)
 have oathtool || missing+=(oathtool)
 have gcc || missing+=(gcc libc6-dev)
+# slapd lives in /usr/sbin, which is not on every user's PATH.
+[ -x /usr/sbin/slapd ] || have slapd || missing+=(slapd)
+have ldapsearch || missing+=(ldap-utils)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
@@ -30,6 +35,20 @@ if [ "$(id -u)" -ne 0 ]; then
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
+for p in "${missing[@]}"; do
+	if [ "$p" = slapd ] && have debconf-set-selections; then
+		# Install slapd without creating a system directory (no prompts for
+		# a domain or admin password), so its service has nothing to serve:
+		# the tests run their own slapd with a config in a temp dir.
+		echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
+	fi
+done
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+for p in "${missing[@]}"; do
+	if [ "$p" = slapd ] && have systemctl && [ -d /run/systemd/system ]; then
+		# Keep a system slapd from holding port 389 or starting at boot.
+		$sudo systemctl disable --now slapd >/dev/null 2>&1 || true
+	fi
+done
 echo "deps: installed ${missing[*]}" >&2
