@@ -41,9 +41,6 @@ func (e execConfig) validate() error {
 	return nil
 }
 
-// msgUnavailable is the Reply-Message when radmfa could not decide.
-const msgUnavailable = "Authentication is unavailable; please try again later"
-
 // recordTimeout bounds writing the event after a failure or SIGTERM.
 const recordTimeout = 2 * time.Second
 
@@ -131,7 +128,7 @@ func (c *cli) runExec(ctx context.Context, f execFlags) int {
 	if f.clientName != "" {
 		req.NAS.ClientName = f.clientName
 	}
-	unavailable := mfa.Decision{Message: msgUnavailable}
+	unavailable := mfa.Decision{Message: mfa.MsgUnavailable}
 
 	cfg, err := c.config()
 	if err != nil {
@@ -197,7 +194,7 @@ func (c *cli) reply(d mfa.Decision) int {
 	if err != nil {
 		fmt.Fprintf(c.stderr, "radmfa exec: reply: %v\n", err)
 		b.Reset()
-		code, _ = rlmexec.Write(&b, mfa.Decision{Message: msgUnavailable})
+		code, _ = rlmexec.Write(&b, mfa.Decision{Message: mfa.MsgUnavailable})
 	}
 	c.stdout.Write(b.Bytes())
 	return code

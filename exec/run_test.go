@@ -267,9 +267,9 @@ func TestExecCommand(t *testing.T) {
 		{"replay", []string{`USER_NAME="alice"`, `USER_PASSWORD="` + code + `"`}, nil, 1, "Reply-Message := 'This code was already used; wait for the next one'\n"},
 		{"malformed State", []string{`USER_NAME="alice"`, `USER_PASSWORD=""`, "STATE=0xq"}, nil, 1, "Reply-Message := 'Authentication failed'\n"},
 		{"chap", []string{`USER_NAME="alice"`, "CHAP_PASSWORD=0x01"}, nil, 1, "Reply-Message := 'Authentication failed'\n"},
-		{"bad config", []string{`USER_NAME="alice"`, `USER_PASSWORD=""`, "RADMFA_CONFIG=" + filepath.Join(dir, "missing.toml")}, nil, 2, "Reply-Message := '" + msgUnavailable + "'\n"},
+		{"bad config", []string{`USER_NAME="alice"`, `USER_PASSWORD=""`, "RADMFA_CONFIG=" + filepath.Join(dir, "missing.toml")}, nil, 2, "Reply-Message := '" + mfa.MsgUnavailable + "'\n"},
 		{"unknown flag", []string{`USER_NAME="alice"`}, []string{"--bogus"}, 2, ""},
-		{"global flag after exec", []string{`USER_NAME="alice"`, `USER_PASSWORD="000000"`}, []string{"--config=" + filepath.Join(dir, "missing.toml")}, 2, "Reply-Message := '" + msgUnavailable + "'\n"},
+		{"global flag after exec", []string{`USER_NAME="alice"`, `USER_PASSWORD="000000"`}, []string{"--config=" + filepath.Join(dir, "missing.toml")}, 2, "Reply-Message := '" + mfa.MsgUnavailable + "'\n"},
 		{"client flags", []string{`USER_NAME="alice"`, `USER_PASSWORD="000000"`}, []string{"--client-name=vpn", "--client-ip", "192.0.2.1"}, 1, "Reply-Message := 'Authentication failed'\n"},
 	}
 	for _, tt := range tests {
@@ -323,7 +323,7 @@ func TestExecStoreProblems(t *testing.T) {
 			var out, errb bytes.Buffer
 			environ := []string{"RADMFA_DB=" + filepath.Join(dir, "radmfa.db"), `USER_NAME="alice"`, `USER_PASSWORD="123456"`}
 			code := run(context.Background(), []string{"exec"}, environ, strings.NewReader(""), &out, &errb)
-			if code != 2 || out.String() != "Reply-Message := '"+msgUnavailable+"'\n" {
+			if code != 2 || out.String() != "Reply-Message := '"+mfa.MsgUnavailable+"'\n" {
 				t.Fatalf("exit %d stdout %q", code, out.String())
 			}
 			if !strings.Contains(errb.String(), "could not decide") {

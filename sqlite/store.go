@@ -140,7 +140,7 @@ func migrations() []migration {
 
 // SchemaVersion is the schema version this build writes: the number of
 // files in migrations/ (a test checks that they agree).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Open opens the database described by cfg, applies pending migrations and
 // loads the key. With opt.Create it creates the directory, database and key
@@ -414,19 +414,6 @@ func (s *Store) wrap(op string, err error) error {
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
-// Update implements mfa.Store: fn runs in one immediate transaction.
-func (s *Store) Update(ctx context.Context, fn func(mfa.Tx) error) error {
-	sqlTx, err := s.beginTx(ctx)
-	if err != nil {
-		return s.wrap("begin", err)
-	}
-	defer sqlTx.Rollback()
-	if err := fn(&tx{s: s, tx: sqlTx}); err != nil {
-		return s.wrap("update", err)
-	}
-	return s.wrap("commit", sqlTx.Commit())
-}
-
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v sql.NullInt64) time.Time {
@@ -436,105 +423,48 @@ func fromMS(v sql.NullInt64) time.Time {
 	return time.UnixMilli(v.Int64).UTC()
 }
 
-// tx implements mfa.Tx on a SQL transaction.
-type tx struct {
-	s  *Store
-	tx *sql.Tx
-}
-
-var _ mfa.Tx = (*tx)(nil)
-
-func (t *tx) LookupUser(ctx context.Context, name string) (mfa.User, error) {
-	u := mfa.User{Name: name}
-	err := t.tx.QueryRowContext(quiet(ctx), `SELECT id, disabled FROM users WHERE name = ?`, name).Scan(&u.ID, &u.Disabled)
-	if errors.Is(err, sql.ErrNoRows) {
-		return mfa.User{}, mfa.ErrNotFound
-	}
-	return u, err
-}
-
-func (t *tx) Devices(ctx context.Context, userID int64) ([]mfa.Device, error) {
-	return t.s.devices(ctx, t.tx, userID)
-}
-
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+const devicesQuery = `SELECT id, name, kind, algorithm, digits, period, secret, disabled
+		FROM devices WHERE user_id = ? ORDER BY id`
+
 func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Device, error) {
-	rows, err := q.QueryContext(quiet(ctx), `SELECT id, name, kind, algorithm, digits, period, secret, disabled
-		FROM devices WHERE user_id = ? ORDER BY id`, userID)
+	rows, err := q.QueryContext(quiet(ctx), devicesQuery, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []mfa.Device
 	for rows.Next() {
-		d := mfa.Device{UserID: userID}
-		var kind string
+		var id, digits, period int64
+		var name, kind, alg string
 		var sealed []byte
-		if err := rows.Scan(&d.ID, &d.Name, &kind, &d.Algorithm, &d.Digits, &d.Period, &sealed, &d.Disabled); err != nil {
+		var disabled bool
+		if err := rows.Scan(&id, &name, &kind, &alg, &digits, &period, &sealed, &disabled); err != nil {
 			return nil, err
 		}
-		if d.Kind, err = mfa.ParseDeviceKind(kind); err != nil {
-			return nil, fmt.Errorf("device %d: %w", d.ID, err)
-		}
-		if d.Secret, err = s.open(userID, d.Name, sealed); err != nil {
-			return nil, fmt.Errorf("device %d: %w", d.ID, err)
+		d, err := s.device(userID, id, name, kind, alg, digits, period, sealed, disabled)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, d)
 	}
 	return out, rows.Err()
 }
 
-func (t *tx) UseStep(ctx context.Context, deviceID, step int64) (bool, error) {
-	res, err := t.tx.ExecContext(quiet(ctx), `UPDATE devices SET last_step = ?, last_used_at = ?
-		WHERE id = ? AND (last_step IS NULL OR last_step < ?)`, step, ms(t.s.now()), deviceID, step)
-	if err != nil {
-		return false, err
+// device builds a device from its columns, decrypting the secret.
+func (s *Store) device(userID, id int64, name, kind, alg string, digits, period int64, sealed []byte, disabled bool) (mfa.Device, error) {
+	d := mfa.Device{ID: id, UserID: userID, Name: name, Algorithm: alg, Digits: int(digits), Period: int(period), Disabled: disabled}
+	var err error
+	if d.Kind, err = mfa.ParseDeviceKind(kind); err != nil {
+		return mfa.Device{}, fmt.Errorf("device %d: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
-// challengeGrace keeps expired challenges for a while so that a late answer
-// is told "expired" rather than "unknown".
-const challengeGrace = time.Hour
-
-func (t *tx) PutChallenge(ctx context.Context, c mfa.Challenge) error {
-	if _, err := t.tx.ExecContext(quiet(ctx), `DELETE FROM challenges WHERE expires_at < ?`, ms(t.s.now().Add(-challengeGrace))); err != nil {
-		return err
+	if d.Secret, err = s.open(userID, name, sealed); err != nil {
+		return mfa.Device{}, fmt.Errorf("device %d: %w", id, err)
 	}
-	_, err := t.tx.ExecContext(quiet(ctx), `INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires))
-	return err
-}
-
-func (t *tx) TakeChallenge(ctx context.Context, key []byte) (mfa.Challenge, error) {
-	c := mfa.Challenge{Key: key}
-	var kind string
-	var expires int64
-	err := t.tx.QueryRowContext(quiet(ctx), `DELETE FROM challenges WHERE state_hash = ?
-		RETURNING user_name, tx_id, kind, client, expires_at`, key).Scan(&c.User, &c.TxID, &kind, &c.Client, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return mfa.Challenge{}, mfa.ErrNotFound
-	}
-	if err != nil {
-		return mfa.Challenge{}, err
-	}
-	c.Expires = time.UnixMilli(expires).UTC()
-	c.Kind, err = mfa.ParseChallengeKind(kind)
-	return c, err
-}
-
-func (t *tx) AddEvent(ctx context.Context, e mfa.Event) error {
-	_, err := t.tx.ExecContext(quiet(ctx), `INSERT INTO events (time, tx_id, user_name, result, method, trigger, message,
-		device, front_door, node, client, nas_ip, nas_identifier, called_station, calling_station, resource)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ms(e.Time), e.TxID, e.User, e.Result.String(), string(e.Method), triggerText(e.Trigger), e.Message,
-		e.Device, e.FrontDoor.String(), e.Node, e.Client, e.NASIPAddress, e.NASIdentifier,
-		e.CalledStationID, e.CallingStationID, e.Resource)
-	return err
+	return d, nil
 }
 
 func triggerText(t mfa.Trigger) string {

@@ -46,4 +46,6 @@ const (
 	MsgFailed       = "Authentication failed"
 	MsgCodeUsed     = "This code was already used; wait for the next one"
 	MsgExpired      = "The login attempt expired; please start again"
+	// MsgUnavailable is shown when radmfa could not decide.
+	MsgUnavailable = "Authentication is unavailable; please try again later"
 )

@@ -1,0 +1,268 @@
+// Package rlmrest speaks the protocol of FreeRADIUS's rlm_rest module
+// (body = 'json', called from authorize): the request arrives as a JSON
+// object of attributes, the reply leaves as JSON attributes plus an HTTP
+// status that rlm_rest turns into the module's rcode.
+//
+// The status table, one place for every answer:
+//
+//	200  accept      {"control:Auth-Type": "Accept"}                        rcode updated
+//	200  challenge   reply:State, reply:Reply-Message,
+//	                 control:Response-Packet-Type = Access-Challenge        rcode updated
+//	401  reject      reply:Reply-Message                                    rcode reject
+//	500  fail        radmfa could not decide                                rcode fail
+//	403  no reply    radmfa is shutting down: the policy answers
+//	                 do_not_respond, so the NAS retransmits to a restarted
+//	                 radmfa                                                 rcode userlock
+//
+// Every value goes out with "do_xlat": false, so nothing radmfa returns is
+// expanded by FreeRADIUS (a user name like %{User-Password} stays text).
+//
+// rlm_rest sends each byte >= 0x80 of a string as its own \u00XX escape;
+// ParseRequest decodes those back to UTF-8.
+package rlmrest
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/radmfa/radmfa/internal/mfa"
+)
+
+// Statuses; see the package documentation.
+const (
+	StatusAccept    = 200
+	StatusChallenge = 200
+	StatusReject    = 401
+	StatusNoReply   = 403
+	StatusFail      = 500
+)
+
+// MaxBody is the largest request body accepted. A RADIUS packet is at most
+// 4 KiB; its JSON form with escapes fits well within this.
+const MaxBody = 64 << 10
+
+// Query parameters the shipped snippet adds to the URI: facts FreeRADIUS
+// knows about the packet that are not in the request list.
+const (
+	QueryClient = "client" // %{client:shortname}
+	QueryIP     = "ip"     // %{Packet-Src-IP-Address}
+	QueryPort   = "port"   // %{Packet-Src-Port}
+	QueryAuth   = "auth"   // %{Packet-Authentication-Vector} (0x…)
+)
+
+// attr is one attribute in rlm_rest's JSON body.
+type attr struct {
+	Type  string            `json:"type"`
+	Value []json.RawMessage `json:"value"`
+}
+
+// Packet describes the RADIUS packet a request came in, for recognising
+// retransmissions.
+type Packet struct {
+	Authenticator []byte // the Request Authenticator (16 bytes)
+}
+
+// ParseRequest reads rlm_rest's JSON body and the URI's query into a
+// Request. Like rlmexec.ParseEnv it returns as much as it could read along
+// with the error, so that a refusal can name the user.
+func ParseRequest(body []byte, query url.Values) (mfa.Request, Packet, error) {
+	req := mfa.Request{FrontDoor: mfa.FrontDoorREST}
+	var pkt Packet
+	var errs []error
+	req.NAS.ClientName = query.Get(QueryClient)
+	if ip := query.Get(QueryIP); ip != "" {
+		if _, err := netip.ParseAddr(ip); err != nil {
+			errs = append(errs, fmt.Errorf("query %s: not an IP address", QueryIP))
+		} else {
+			req.NAS.ClientIP = ip
+		}
+	}
+	if p := query.Get(QueryPort); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("query %s: not a port number", QueryPort))
+		}
+		req.NAS.ClientPort = int(n)
+	}
+	if a := query.Get(QueryAuth); a != "" {
+		b, err := octets(a)
+		if err != nil || len(b) != 16 {
+			errs = append(errs, fmt.Errorf("query %s: want 0x and 32 hex digits", QueryAuth))
+		}
+		pkt.Authenticator = b
+	}
+
+	var attrs map[string]attr
+	if err := json.Unmarshal(body, &attrs); err != nil {
+		return req, pkt, errors.Join(append(errs, fmt.Errorf("body is not rlm_rest JSON: %w", jsonError(err)))...)
+	}
+	str := func(name string, dst *string) {
+		a, ok := attrs[name]
+		if !ok {
+			return
+		}
+		v, err := a.first()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			return
+		}
+		*dst = v
+	}
+	str("NAS-IP-Address", &req.NAS.IPAddress)
+	str("NAS-Identifier", &req.NAS.Identifier)
+	str("Called-Station-Id", &req.NAS.CalledStationID)
+	str("Calling-Station-Id", &req.NAS.CallingStationID)
+	if _, ok := attrs["User-Name"]; !ok {
+		errs = append(errs, errors.New("no User-Name in the request"))
+	}
+	str("User-Name", &req.UserName)
+	var pass string
+	str("User-Password", &pass)
+	req.Passcode = mfa.Secret(pass)
+	if a, ok := attrs["State"]; ok {
+		v, err := a.first()
+		if err == nil {
+			req.State, err = octets(v)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("State: %w", err))
+		}
+	}
+	for _, name := range []string{"CHAP-Password", "MS-CHAP-Response", "MS-CHAP2-Response"} {
+		if _, ok := attrs[name]; ok {
+			errs = append(errs, errors.New("CHAP or MS-CHAP request: radmfa needs PAP here"))
+			break
+		}
+	}
+	return req, pkt, errors.Join(errs...)
+}
+
+// jsonError drops the input from JSON errors (it may hold a password).
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("syntax error at offset %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s has the wrong type", te.Field)
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return errors.New("malformed")
+}
+
+// maxValue caps one attribute value (253 octets, escaping aside).
+const maxValue = 4 * 253
+
+// first returns the attribute's first value as text. Strings are decoded
+// and repaired (see fixBytes); numbers are formatted; anything else is an
+// error.
+func (a attr) first() (string, error) {
+	if len(a.Value) == 0 {
+		return "", errors.New("no value")
+	}
+	raw := a.Value[0]
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", errors.New("malformed string")
+		}
+		if len(s) > maxValue {
+			return "", fmt.Errorf("value longer than %d bytes", maxValue)
+		}
+		return fixBytes(s), nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return "", errors.New("value is neither a string nor a number")
+	}
+	return n.String(), nil
+}
+
+// fixBytes undoes rlm_rest's encoding of strings: it sends every byte >=
+// 0x80 as its own \u00XX escape, so "ü" (C3 BC) arrives as two runes
+// U+00C3 U+00BC. When every rune is below U+0100 and the runes read as
+// bytes form valid UTF-8 (with at least one multi-byte sequence), those
+// bytes are the original text. Otherwise the string is kept as decoded.
+func fixBytes(s string) string {
+	high := false
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xff {
+			return s
+		}
+		if r >= 0x80 {
+			high = true
+		}
+		b = append(b, byte(r))
+	}
+	if !high || !utf8.Valid(b) {
+		return s
+	}
+	return string(b)
+}
+
+// octets decodes "0x…" hex.
+func octets(v string) ([]byte, error) {
+	if !strings.HasPrefix(v, "0x") && !strings.HasPrefix(v, "0X") {
+		return nil, errors.New("want 0x followed by hex digits")
+	}
+	b, err := hex.DecodeString(v[2:])
+	if err != nil {
+		return nil, errors.New("not valid hex")
+	}
+	return b, nil
+}
+
+// value is one attribute in a reply: never xlat-expanded.
+type value struct {
+	Op     string `json:"op"`
+	Value  string `json:"value"`
+	DoXlat bool   `json:"do_xlat"`
+}
+
+func set(v string) value { return value{Op: ":=", Value: v} }
+
+// Response is an HTTP answer to rlm_rest.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Respond turns a decision into rlm_rest's answer. A decision without a
+// valid action (radmfa could not decide) is a fail.
+func Respond(d mfa.Decision) Response {
+	m := map[string]value{}
+	status := StatusFail
+	switch d.Action {
+	case mfa.ActionAccept:
+		status = StatusAccept
+		m["control:Auth-Type"] = set("Accept")
+	case mfa.ActionReject:
+		status = StatusReject
+	case mfa.ActionChallenge:
+		if len(d.State) == 0 {
+			return Respond(mfa.Decision{Message: d.Message})
+		}
+		status = StatusChallenge
+		m["reply:State"] = set("0x" + hex.EncodeToString(d.State))
+		m["control:Response-Packet-Type"] = set("Access-Challenge")
+	}
+	if d.Message != "" {
+		m["reply:Reply-Message"] = set(d.Message)
+	}
+	body, _ := json.Marshal(m) // map[string]value cannot fail
+	return Response{Status: status, Body: body}
+}
+
+// NoReply is the answer that makes FreeRADIUS send nothing (shutdown).
+func NoReply() Response { return Response{Status: StatusNoReply, Body: []byte("{}")} }
