@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -150,11 +152,18 @@ func freePort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// snippet copies a shipped FreeRADIUS snippet into dir, replacing the
-// install paths (and nothing else) with this test's; each replacement must
-// happen exactly once, so a change to the snippet cannot silently escape
-// the test.
+// snippet copies a shipped FreeRADIUS snippet into dir under the same
+// name, replacing the install paths (and nothing else) with this test's;
+// each replacement must happen exactly once, so a change to the snippet
+// cannot silently escape the test.
 func snippet(t *testing.T, dir, name string, replace ...string) {
+	t.Helper()
+	snippetAs(t, dir, name, name, replace...)
+}
+
+// snippetAs is snippet with another destination name (mods-available/x
+// goes to mods-enabled/x).
+func snippetAs(t *testing.T, dir, name, dest string, replace ...string) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "freeradius", name))
 	if err != nil {
@@ -167,7 +176,7 @@ func snippet(t *testing.T, dir, name string, replace ...string) {
 		}
 		s = strings.Replace(s, replace[i], replace[i+1], 1)
 	}
-	dst := filepath.Join(dir, name)
+	dst := filepath.Join(dir, dest)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -176,9 +185,16 @@ func snippet(t *testing.T, dir, name string, replace ...string) {
 	}
 }
 
+// Front doors FreeRADIUS can use to reach radmfa.
+const (
+	viaExec = "exec" // rlm_exec -> radmfa exec
+	viaREST = "rest" // rlm_rest -> radmfa serve
+)
+
 // startFreeRADIUS runs threaded FreeRADIUS (-f, not the single-threaded
-// -X) wired to radmfa exec through the shipped snippets.
-func startFreeRADIUS(t *testing.T, e *env) *freeRADIUS {
+// -X) wired to radmfa through the shipped snippets for the front door:
+// radmfa exec, or radmfa serve at serveURL.
+func startFreeRADIUS(t *testing.T, e *env, door, serveURL string) *freeRADIUS {
 	t.Helper()
 	need(t, "freeradius", "radclient")
 	dir := filepath.Join(t.TempDir(), "raddb")
@@ -186,13 +202,20 @@ func startFreeRADIUS(t *testing.T, e *env) *freeRADIUS {
 		t.Fatal(err)
 	}
 	fr := &freeRADIUS{dir: dir, port: freePort(t), secret: "testing123", out: &lockedBuffer{}}
-	snippet(t, dir, "mods-available/radmfa", "/usr/local/bin/radmfa", radmfaBin, "/etc/radmfa/radmfa.toml", e.config)
-	snippet(t, dir, "policy.d/radmfa")
-	snippet(t, dir, "sites-available/radmfa", "port = 1812", "port = "+strconv.Itoa(fr.port))
-	snippet(t, dir, "radiusd-minimal.conf", "{{DIR}}", dir)
-	if err := os.Rename(filepath.Join(dir, "radiusd-minimal.conf"), filepath.Join(dir, "radiusd.conf")); err != nil {
-		t.Fatal(err)
+	port := "port = " + strconv.Itoa(fr.port)
+	switch door {
+	case viaExec:
+		snippetAs(t, dir, "mods-available/radmfa", "mods-enabled/radmfa", "/usr/local/bin/radmfa", radmfaBin, "/etc/radmfa/radmfa.toml", e.config)
+		snippet(t, dir, "policy.d/radmfa")
+		snippetAs(t, dir, "sites-available/radmfa", "sites-enabled/radmfa", "port = 1812", port)
+	case viaREST:
+		snippetAs(t, dir, "mods-available/radmfa_rest", "mods-enabled/radmfa_rest", "http://127.0.0.1:18122/", serveURL+"/")
+		snippet(t, dir, "policy.d/radmfa_rest")
+		snippetAs(t, dir, "sites-available/radmfa_rest", "sites-enabled/radmfa_rest", "port = 1812", port)
+	default:
+		t.Fatalf("unknown front door %q", door)
 	}
+	snippetAs(t, dir, "radiusd-minimal.conf", "radiusd.conf", "{{DIR}}", dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "freeradius", "-f", "-xx", "-l", "stdout", "-d", dir)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -222,6 +245,76 @@ func startFreeRADIUS(t *testing.T, e *env) *freeRADIUS {
 		}
 	}
 	return fr
+}
+
+// serveProc is a running "radmfa serve".
+type serveProc struct {
+	url    string // http://127.0.0.1:PORT
+	socket string // unix socket path
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+}
+
+// serveConfig is the [serve] section for a serve on a free port and a
+// socket in dir.
+func serveConfig(t *testing.T, dir string) (string, string, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	sock := filepath.Join(dir, "radmfa.sock")
+	return fmt.Sprintf("\n[serve]\nlisten = [%q, %q]\n", addr, "unix:"+sock), "http://" + addr, sock
+}
+
+// startServe runs "radmfa serve" with the env's config (which must name
+// the listeners) and waits until /healthz answers. It is stopped with
+// SIGTERM at the end of the test, which must make it exit 0.
+func startServe(t *testing.T, e *env, url, socket string) *serveProc {
+	t.Helper()
+	p := &serveProc{url: url, socket: socket, out: &lockedBuffer{}}
+	p.cmd = exec.Command(radmfaBin, "--config", e.config, "serve")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("radmfa serve exited with %v after SIGTERM\n%s", err, tail(p.out.String(), 20))
+			}
+		case <-time.After(20 * time.Second):
+			p.cmd.Process.Kill()
+			t.Errorf("radmfa serve did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("radmfa serve log (tail):\n%s", tail(p.out.String(), 40))
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("radmfa serve exited: %v\n%s", err, p.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("radmfa serve not healthy after 15 s:\n%s", tail(p.out.String(), 40))
+		}
+	}
 }
 
 // reply is what radclient received.

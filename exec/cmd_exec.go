@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,12 @@ type execConfig struct {
 	// records the event and exits 2 (fail). Default 9s, just under
 	// rlm_exec's default timeout of 10 s; keep it below yours.
 	Timeout mfa.Duration `toml:"timeout"`
+	// Daemon, if set, is a running radmfa serve that decides for exec:
+	// "unix:/var/lib/radmfa/radmfa.sock" or "http://127.0.0.1:18122".
+	// Push approvals need it. When it cannot be reached, exec decides
+	// locally with the same database (OTP codes work; a push follows the
+	// fail mode) and logs that. Default: decide locally.
+	Daemon string `toml:"daemon"`
 }
 
 // defaultExecTimeout is used when [exec] timeout is unset.
@@ -37,6 +44,9 @@ func (e execConfig) timeout() time.Duration {
 func (e execConfig) validate() error {
 	if t := e.timeout(); t < time.Second || t > 10*time.Minute {
 		return fmt.Errorf("exec.timeout = %s: must be between 1s and 10m", t)
+	}
+	if d := e.Daemon; d != "" && !strings.HasPrefix(d, "unix:/") && !strings.HasPrefix(d, "http://") && !strings.HasPrefix(d, "https://") {
+		return fmt.Errorf("exec.daemon = %q: want unix:/path/to/radmfa.sock or http://host:port", d)
 	}
 	return nil
 }
@@ -91,6 +101,11 @@ code is the module's rcode:
   1  reject     (Access-Reject with Reply-Message)
   2  fail       (radmfa could not decide: store error, timeout, SIGTERM)
   4  challenge  (handled; the snippet sets Response-Packet-Type := Access-Challenge)
+  6  no reply   (userlock; radmfa serve is restarting: the snippet answers nothing)
+
+With [exec] daemon set, exec hands the request to radmfa serve (same JSON as
+rlm_rest sends) and relays its answer; if serve cannot be reached, exec
+decides locally with the same database and logs that.
 
 Logs go to [log] file or standard error, never standard output. Every
 decision, and every failure to decide that can still be written, is an event
@@ -144,6 +159,22 @@ func (c *cli) runExec(ctx context.Context, f execFlags) int {
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.Exec.timeout())
 	defer cancel()
+	if cfg.Exec.Daemon != "" && parseErr == nil {
+		d, noReply, down, err := forward(ctx, cfg.Exec.Daemon, req)
+		switch {
+		case err == nil && noReply:
+			log.Info().Str("user", mfa.Printable(req.UserName)).Msg("daemon is shutting down: no reply")
+			return rlmexec.ExitNoReply
+		case err == nil:
+			log.Info().Str("tx", d.TxID).Str("user", mfa.Printable(req.UserName)).Stringer("action", d.Action).
+				Dur("duration", time.Since(start)).Msg("decision by the daemon")
+			return c.reply(d)
+		case !down:
+			log.Error().Err(err).Str("user", mfa.Printable(req.UserName)).Msg("could not decide: the daemon failed")
+			return c.reply(unavailable)
+		}
+		log.Warn().Err(err).Msg("daemon unreachable: deciding locally")
+	}
 	store, err := sqlite.Open(ctx, cfg.Store, sqlite.Options{Create: true})
 	if err != nil {
 		log.Error().Err(err).Str("user", mfa.Printable(req.UserName)).Msg("could not decide: store unavailable")

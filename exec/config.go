@@ -34,6 +34,7 @@ type config struct {
 	Users     mfa.UserNames       `toml:"users"`
 	Enroll    enrollConfig        `toml:"enroll"`
 	Exec      execConfig          `toml:"exec"`
+	Serve     serveConfig         `toml:"serve"`
 	Log       logConfig           `toml:"log"`
 
 	// file is where the config came from ("" for the embedded default).
@@ -112,7 +113,7 @@ func (c *config) resolve() error {
 		c.DataDir = DefaultDataDir
 	}
 	var err error
-	for _, p := range []*string{&c.DataDir, &c.Store.Path, &c.Store.KeyFile, &c.Log.File} {
+	for _, p := range []*string{&c.DataDir, &c.Store.Path, &c.Store.KeyFile, &c.Log.File, &c.Serve.TLSCert, &c.Serve.TLSKey} {
 		if *p, err = abs(*p); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
@@ -142,6 +143,7 @@ func (c *config) validate() error {
 		c.Challenge.Validate(),
 		c.Enroll.validate(),
 		c.Exec.validate(),
+		c.Serve.validate(),
 		c.Log.validate(),
 	)
 }

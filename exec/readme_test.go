@@ -49,7 +49,8 @@ func TestReadmeConfigParses(t *testing.T) {
 
 func TestReadmeSnippetsAreShipped(t *testing.T) {
 	r := readme(t)
-	for _, f := range []string{"mods-available/radmfa", "policy.d/radmfa", "sites-available/radmfa"} {
+	for _, f := range []string{"mods-available/radmfa", "policy.d/radmfa", "sites-available/radmfa",
+		"mods-available/radmfa_rest", "policy.d/radmfa_rest", "sites-available/radmfa_rest"} {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", "freeradius", f))
 		if err != nil {
 			t.Fatal(err)

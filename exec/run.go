@@ -101,6 +101,7 @@ With no config file everything lives in ./radmfa-data. Every command takes
 	c.globalFlags(root.PersistentFlags())
 	root.AddCommand(
 		c.execCommand(),
+		c.serveCommand(),
 		c.userCommand(),
 		c.deviceCommand(),
 		c.reportCommand(),

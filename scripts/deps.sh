@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages radmfa's demo and tests need, when missing:
-# FreeRADIUS (server, radclient/radtest), oathtool, gcc for cgo (SQLite), and
+# FreeRADIUS (server, rlm_rest, radclient/radtest), oathtool, gcc for cgo (SQLite), and
 # OpenLDAP's slapd and ldap-utils (the LDAP tests start their own throwaway
 # slapd on loopback; the system one is never used).
 # Runs apt-get as root (or through sudo). Does nothing when all are present.
@@ -10,7 +10,10 @@ missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have freeradius || missing+=(freeradius)
 have radclient || missing+=(freeradius-utils)
+# rlm_rest, for radmfa serve behind FreeRADIUS.
+[ -e /usr/lib/freeradius/rlm_rest.so ] || missing+=(freeradius-rest)
 have oathtool || missing+=(oathtool)
+have curl || missing+=(curl)
 have gcc || missing+=(gcc libc6-dev)
 # slapd lives in /usr/sbin, which is not on every user's PATH.
 [ -x /usr/sbin/slapd ] || have slapd || missing+=(slapd)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The demo: radmfa's main job on the embedded default (./radmfa-data, no
 # config file). Installs FreeRADIUS if missing, builds radmfa, enrols a demo
-# user (shows its QR code), starts FreeRADIUS on 127.0.0.1:18120 wired to
-# "radmfa exec" through the shipped snippets, prints the radtest lines to
-# try, and runs in the foreground until Ctrl-C.
+# user (shows its QR code), starts "radmfa serve" and FreeRADIUS on
+# 127.0.0.1:18120 wired to it through rlm_rest with the shipped snippets,
+# prints the radtest lines to try, and runs in the foreground until Ctrl-C.
 #
 #   RADMFA_DEMO_PORT  port FreeRADIUS listens on (default 18120)
 #   RADMFA_DEMO_USER  demo user name (default demo)
@@ -30,15 +30,31 @@ else
 fi
 
 conf=$(mktemp -d /tmp/radmfa-demo.XXXXXX)
-trap 'rm -rf "$conf"' EXIT
-mkdir -p "$conf/mods-available" "$conf/policy.d" "$conf/sites-available"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$conf"
+}
+trap cleanup EXIT
+
+# radmfa serve on the embedded default: API on 127.0.0.1:18122 and
+# radmfa-data/radmfa.sock, data in radmfa-data/.
+"$bin" --db "$db" serve 2>"$data/serve.log" &
+pids+=($!)
+for _ in $(seq 100); do
+	if curl -fsS http://127.0.0.1:18122/healthz >/dev/null 2>&1; then break; fi
+	sleep 0.1
+done
+curl -fsS http://127.0.0.1:18122/healthz >/dev/null || { cat "$data/serve.log"; exit 1; }
+
 fr=testdata/freeradius
+mkdir -p "$conf/mods-enabled" "$conf/policy.d" "$conf/sites-enabled"
 sed "s#{{DIR}}#$conf#" "$fr/radiusd-minimal.conf" >"$conf/radiusd.conf"
-sed -e "s#/usr/local/bin/radmfa#$bin#" -e "s#--config /etc/radmfa/radmfa.toml#--db $db#" \
-	"$fr/mods-available/radmfa" >"$conf/mods-available/radmfa"
-cp "$fr/policy.d/radmfa" "$conf/policy.d/radmfa"
+cp "$fr/mods-available/radmfa_rest" "$conf/mods-enabled/radmfa_rest"
+cp "$fr/policy.d/radmfa_rest" "$conf/policy.d/radmfa_rest"
 sed -e 's/ipaddr = \*/ipaddr = 127.0.0.1/' -e "s/port = 1812/port = $port/" \
-	"$fr/sites-available/radmfa" >"$conf/sites-available/radmfa"
+	"$fr/sites-available/radmfa_rest" >"$conf/sites-enabled/radmfa_rest"
 if ! freeradius -XC -d "$conf" >/dev/null 2>&1; then
 	freeradius -XC -d "$conf"
 	exit 1
@@ -50,8 +66,9 @@ if [ -n "$secret" ] && command -v oathtool >/dev/null; then
 fi
 cat <<MSG
 
-FreeRADIUS is starting on 127.0.0.1:$port (secret testing123); it asks
-"radmfa exec" about every Access-Request. In another terminal, try:
+radmfa serve is running (API on 127.0.0.1:18122, log in radmfa-data/serve.log).
+FreeRADIUS is starting on 127.0.0.1:$port (secret testing123) and asks radmfa
+about every Access-Request through rlm_rest. In another terminal, try:
 
   radtest $user $code 127.0.0.1:$port 0 testing123
         -> Access-Accept; the same code again -> Access-Reject (already used)
@@ -59,8 +76,11 @@ FreeRADIUS is starting on 127.0.0.1:$port (secret testing123); it asks
         -> Access-Challenge "Enter the code from your authenticator app"
   bin/radmfa report activity
         -> every step, newest first (Challenge / Success / Failure)
+  curl -s http://127.0.0.1:18122/metrics | grep radmfa_
 
 Press Ctrl-C to stop.
 
 MSG
-freeradius -f -l stdout -d "$conf"
+freeradius -f -l stdout -d "$conf" &
+pids+=($!)
+wait "${pids[-1]}"

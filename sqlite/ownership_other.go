@@ -2,4 +2,4 @@
 
 package sqlite
 
-func fixOwnership(...string) {}
+func FixOwnership(...string) {}

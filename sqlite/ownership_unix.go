@@ -8,11 +8,11 @@ import (
 	"syscall"
 )
 
-// fixOwnership gives files that root created in a directory owned by
+// FixOwnership gives files that root created in a directory owned by
 // someone else (typically /var/lib/radmfa owned by freerad) to the
 // directory's owner, so an admin command run as root never leaves a
 // database, WAL or key file that FreeRADIUS's radmfa exec cannot write.
-func fixOwnership(files ...string) {
+func FixOwnership(files ...string) {
 	if os.Geteuid() != 0 {
 		return
 	}

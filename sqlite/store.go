@@ -181,10 +181,10 @@ func Open(ctx context.Context, cfg Config, opt Options) (*Store, error) {
 	s.db = db
 	if err := s.setup(ctx, opt.Create); err != nil {
 		db.Close()
-		fixOwnership(s.files()...)
+		FixOwnership(s.files()...)
 		return nil, err
 	}
-	fixOwnership(s.files()...)
+	FixOwnership(s.files()...)
 	return s, nil
 }
 
@@ -293,7 +293,7 @@ func (s *Store) KeyPath() string { return s.keyPath }
 // Close closes the database.
 func (s *Store) Close() error {
 	err := s.db.Close()
-	fixOwnership(s.files()...)
+	FixOwnership(s.files()...)
 	return err
 }
 

@@ -10,6 +10,8 @@
 //	2  Fail       rcode fail: radmfa could not decide (Access-Reject)
 //	4  Challenge  rcode handled: the snippet sets Response-Packet-Type
 //	              := Access-Challenge; State and Reply-Message are in reply
+//	6  NoReply    rcode userlock: radmfa serve is restarting; the snippet
+//	              answers nothing, so the NAS retransmits later
 //
 // A challenge uses its own exit code rather than "0 plus a State" so that a
 // site which forgets the challenge recipe answers with a Reject, never an
@@ -40,6 +42,7 @@ const (
 	ExitReject    = 1
 	ExitFail      = 2
 	ExitChallenge = 4
+	ExitNoReply   = 6
 )
 
 // maxValue caps any one environment value we read; RADIUS attributes are at

@@ -16,6 +16,11 @@ import (
 	"github.com/radmfa/radmfa/internal/mfa"
 )
 
+// HeaderFrontDoor names the front door a forwarded request came through:
+// radmfa exec sets it to "exec" when it hands a request to radmfa serve,
+// so events say where the request really arrived.
+const HeaderFrontDoor = "X-Radmfa-Front-Door"
+
 // Decider is what the handler needs from the engine.
 type Decider interface {
 	Decide(ctx context.Context, req mfa.Request) (mfa.Decision, error)
@@ -85,6 +90,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if r.Header.Get(HeaderFrontDoor) == mfa.FrontDoorExec.String() {
+		req.FrontDoor = mfa.FrontDoorExec // radmfa exec forwarded it
+	}
 	var d mfa.Decision
 	var err error
 	if parseErr != nil {

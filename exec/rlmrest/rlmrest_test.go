@@ -162,7 +162,9 @@ type fakeDecider struct {
 	errors  []string
 }
 
-func (f *fakeDecider) Decide(_ context.Context, r mfa.Request) (mfa.Decision, error) { return f.decide(r) }
+func (f *fakeDecider) Decide(_ context.Context, r mfa.Request) (mfa.Decision, error) {
+	return f.decide(r)
+}
 func (f *fakeDecider) Refuse(_ context.Context, r mfa.Request, reason string) (mfa.Decision, error) {
 	f.refused = append(f.refused, reason)
 	return mfa.Decision{Action: mfa.ActionReject, Message: mfa.MsgFailed, TxID: "t1"}, nil
@@ -189,7 +191,9 @@ func TestHandler(t *testing.T) {
 		{"missing user", "POST", `{}`, ok, false, 401, "malformed request: no User-Name", ""},
 		{"huge body", "POST", `{"x":"` + strings.Repeat("a", MaxBody) + `"}`, ok, false, 401, "malformed request: request body larger than 64 KiB", ""},
 		{"unknown attributes ignored", "POST", `{"User-Name":{"type":"string","value":["bob"]},"Foo-Bar":{"type":"x","value":[1]}}`, ok, false, 200, "", ""},
-		{"store down", "POST", body, func(mfa.Request) (mfa.Decision, error) { return mfa.Decision{TxID: "t"}, errors.New("database is locked") }, false, 500, "", "database is locked"},
+		{"store down", "POST", body, func(mfa.Request) (mfa.Decision, error) {
+			return mfa.Decision{TxID: "t"}, errors.New("database is locked")
+		}, false, 500, "", "database is locked"},
 		{"draining", "POST", body, ok, true, 403, "", ""},
 		{"GET", "GET", "", ok, false, 405, "", ""},
 	}

@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -36,10 +39,9 @@ func totpNow(t *testing.T, secret string, digits int, alg string) string {
 	return c
 }
 
-// TestExecThroughFreeRADIUS drives FreeRADIUS with radclient as the NAS;
-// FreeRADIUS calls radmfa exec through the shipped rlm_exec snippets.
-func TestExecThroughFreeRADIUS(t *testing.T) {
-	e := newEnv(t, "")
+// enrolTestUsers adds the users of the front-door scenario.
+func enrolTestUsers(t *testing.T, e *env) {
+	t.Helper()
 	for _, u := range []struct{ name, secret, extra string }{
 		{"alice", secretAlice, ""},
 		{"carol", secretCarol, ""},
@@ -52,7 +54,60 @@ func TestExecThroughFreeRADIUS(t *testing.T) {
 		}
 		e.radmfa(t, u.secret+"\n", args...)
 	}
-	fr := startFreeRADIUS(t, e)
+}
+
+// TestExecThroughFreeRADIUS drives FreeRADIUS with radclient as the NAS;
+// FreeRADIUS calls radmfa exec through the shipped rlm_exec snippets.
+func TestExecThroughFreeRADIUS(t *testing.T) {
+	e := newEnv(t, "")
+	enrolTestUsers(t, e)
+	frontDoorScenario(t, e, startFreeRADIUS(t, e, viaExec, ""), "exec")
+}
+
+// TestRESTThroughFreeRADIUS runs the same scenario with FreeRADIUS asking
+// radmfa serve through the shipped rlm_rest snippets.
+func TestRESTThroughFreeRADIUS(t *testing.T) {
+	need(t, "freeradius")
+	if _, err := os.Stat("/usr/lib/freeradius/rlm_rest.so"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("rlm_rest is not installed: CI never skips, run scripts/deps.sh (freeradius-rest)")
+		}
+		t.Skip("rlm_rest is not installed (freeradius-rest)")
+	}
+	dir := t.TempDir()
+	serveCfg, url, sock := serveConfig(t, dir)
+	e := newEnv(t, serveCfg)
+	enrolTestUsers(t, e)
+	startServe(t, e, url, sock)
+	frontDoorScenario(t, e, startFreeRADIUS(t, e, viaREST, url), "rest")
+}
+
+// TestExecForwardedToServe runs the scenario through rlm_exec with [exec]
+// daemon set: radmfa exec hands every request to radmfa serve.
+func TestExecForwardedToServe(t *testing.T) {
+	dir := t.TempDir()
+	serveCfg, url, sock := serveConfig(t, dir)
+	e := newEnv(t, serveCfg+"\n[exec]\ndaemon = \"unix:"+sock+"\"\n")
+	enrolTestUsers(t, e)
+	srv := startServe(t, e, url, sock)
+	frontDoorScenario(t, e, startFreeRADIUS(t, e, viaExec, ""), "exec")
+	// serve made the decisions: its metrics count them.
+	resp, err := http.Get(srv.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), `radmfa_decisions_total{front_door="exec",result="accept",client="localhost"} 4`) {
+		t.Fatalf("serve's metrics do not show the forwarded decisions:\n%s", b)
+	}
+}
+
+// frontDoorScenario sends the same requests through any front door:
+// accept, replay, wrong codes, hostile names, a challenge round trip; and
+// checks the events. door is the front door the events must name.
+func frontDoorScenario(t *testing.T, e *env, fr *freeRADIUS, door string) {
+	t.Helper()
 
 	aliceCode := totpNow(t, secretAlice, 6, "SHA1")
 	tests := []struct {
@@ -136,8 +191,8 @@ func TestExecThroughFreeRADIUS(t *testing.T) {
 		results := map[string]int{}
 		for _, ev := range events {
 			results[ev.Result]++
-			if ev.FrontDoor != "exec" || ev.Client != "localhost" {
-				t.Errorf("event %+v: want front door exec and client localhost", ev)
+			if ev.FrontDoor != door || ev.Client != "localhost" {
+				t.Errorf("event %+v: want front door %s and client localhost", ev, door)
 			}
 			if strings.Contains(out, aliceCode) {
 				t.Fatal("a passcode reached the event log")
