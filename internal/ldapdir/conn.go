@@ -41,6 +41,7 @@ type conn struct {
 	reused    bool      // taken from the pool rather than dialled
 	broken    bool      // must not be used again
 	timedOut  bool      // the last operation ran into its deadline
+	ctxBound  bool      // that deadline was the caller's, not the timeout
 }
 
 // do runs op bounded by timeout and by ctx. When ctx ends first, the socket
@@ -51,8 +52,9 @@ func (c *conn) do(ctx context.Context, timeout time.Duration, op func() error) e
 		return err
 	}
 	deadline := time.Now().Add(timeout)
+	c.ctxBound = false
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, c.ctxBound = d, true
 	}
 	_ = c.raw.SetDeadline(deadline)
 	c.l.SetTimeout(time.Until(deadline))
@@ -86,6 +88,10 @@ func (c *conn) close() {
 func (c *conn) opError(ctx context.Context, what string, timeout time.Duration, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("ldapdir: %s on %s: %w: %w", what, c.srv, mfa.ErrBackendDown, ctxErr)
+	}
+	if c.timedOut && c.ctxBound {
+		// The socket's deadline (the caller's) fired a moment before ctx.
+		return fmt.Errorf("ldapdir: %s on %s: %w: %w", what, c.srv, mfa.ErrBackendDown, context.DeadlineExceeded)
 	}
 	if c.timedOut {
 		return fmt.Errorf("ldapdir: %s on %s: %w: no answer within %s", what, c.srv, mfa.ErrBackendDown, timeout)
@@ -284,7 +290,10 @@ func (d *Directory) dialServer(ctx context.Context, s server) (*conn, error) {
 	if d.cfg.StartTLS && !s.ldaps {
 		if err := c.do(ctx, d.timeout, func() error { return l.StartTLS(d.tlsConfig(s)) }); err != nil {
 			c.close()
-			if c.timedOut {
+			switch {
+			case c.timedOut && c.ctxBound:
+				return nil, fmt.Errorf("%s: StartTLS: %w", s.url, context.DeadlineExceeded)
+			case c.timedOut:
 				return nil, fmt.Errorf("%s: StartTLS: no answer within %s", s.url, d.timeout)
 			}
 			return nil, fmt.Errorf("%s: StartTLS: %v", s.url, err)
