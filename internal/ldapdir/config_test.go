@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pelletier/go-toml/v2"
+
 	"github.com/radmfa/radmfa/internal/mfa"
 )
 
@@ -131,5 +133,44 @@ func TestNewErrors(t *testing.T) {
 				t.Fatalf("got %v, want an error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestConfigTOML decodes a full [ldap] section the way radmfa.toml is read
+// (strict go-toml): every key has its tag, durations read as text.
+func TestConfigTOML(t *testing.T) {
+	const sample = `
+[ldap]
+url = "ldaps://dc1.example.com ldaps://dc2.example.com"
+ca_file = "/etc/radmfa/ad-ca.pem"
+bind_dn = "CN=svc-radmfa,OU=Service Accounts,DC=example,DC=com"
+bind_password_file = "/etc/radmfa/ldap-password"
+base_dn = "DC=example,DC=com"
+user_filter = "(&(objectCategory=person)(objectClass=user)(sAMAccountName=%s))"
+secret_attribute = "userParameters"
+secret_format = "citrix"
+phone_attribute = "mobile"
+email_attribute = "mail"
+group_attribute = "memberOf"
+max_devices = 4
+timeout = "3s"
+pool_size = 2
+start_tls = false
+insecure_skip_verify = false
+`
+	var file struct {
+		LDAP Config `toml:"ldap"`
+	}
+	dec := toml.NewDecoder(strings.NewReader(sample))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		t.Fatal(err)
+	}
+	c := file.LDAP
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.timeout() != 3*time.Second || c.PoolSize != 2 || c.format() != FormatCitrix || c.UserFilter != ADUserFilter {
+		t.Errorf("decoded %+v", c)
 	}
 }

@@ -167,6 +167,7 @@ func startSlapd(bin, dir string, caPEM, certPEM, keyPEM []byte, seed bool) (*sla
 	defer logFile.Close()
 	s.cmd = exec.Command(bin, "-f", confPath, "-h", s.ldapURL+"/ "+s.ldapsURL+"/", "-d", "stats")
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	dieWithParent(s.cmd) // no slapd left running if the test binary is killed
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
