@@ -106,6 +106,7 @@ With no config file everything lives in ./radmfa-data. Every command takes
 		c.deviceCommand(),
 		c.reportCommand(),
 		c.checkConfigCommand(),
+		c.doctorCommand(),
 		c.versionCommand(),
 	)
 	return root
