@@ -66,7 +66,8 @@ type Config struct {
 	// for Citrix ADC. Default: none, the directory then supplies no
 	// devices (only contact details, groups and the first factor). Use an
 	// attribute that ordinary users can neither read nor write: in Active
-	// Directory a confidential attribute.
+	// Directory a confidential attribute. An attribute the service account
+	// may not read looks empty: its users then have no devices.
 	SecretAttribute string `toml:"secret_attribute"`
 	// SecretFormat is "base32" (default: one secret per value), "otpauth"
 	// (one otpauth:// URI per value) or "citrix" (Citrix ADC's
@@ -88,7 +89,11 @@ type Config struct {
 	// most 16.
 	MaxDevices int `toml:"max_devices"`
 	// Timeout bounds each step of a directory call: connecting (with
-	// TLS), binding, searching, modifying. Default 5s; 100ms to 1m.
+	// TLS), binding, searching, modifying. Default 5s; 100ms to 1m. A call
+	// that must connect takes several steps (CheckPassword: connect, bind
+	// and search as the service account, then connect and bind as the
+	// user), and each server of url may be tried: the caller's context
+	// deadline bounds the whole call.
 	Timeout mfa.Duration `toml:"timeout"`
 	// PoolSize is how many service-account connections are kept open and
 	// used at once. Default 4, at most 64.

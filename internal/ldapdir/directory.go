@@ -376,9 +376,12 @@ func (d *Directory) EncodeSecrets(devices []StoredDevice, old []string) ([]strin
 // newValues. The server applies both or neither, and the delete fails if a
 // value in oldValues is no longer there, so a change made meanwhile (by
 // another enrollment, an admin, a Citrix ADC) is never overwritten: the
-// result is then ErrChanged. With no oldValues nothing is checked, except
-// that a single-valued attribute (userParameters) refuses a second value.
-// The service account needs write access to the attribute.
+// result is then ErrChanged. What this cannot see: a value someone else
+// added to a multi-valued attribute meanwhile (it is kept, not lost), and,
+// with no oldValues, an attribute someone else set first — except that a
+// single-valued attribute such as userParameters then refuses the second
+// value (ErrChanged too). The service account needs write access to the
+// attribute; without it the error says so.
 func (d *Directory) ReplaceSecrets(ctx context.Context, dn string, oldValues, newValues []string) error {
 	a := d.cfg.SecretAttribute
 	if a == "" {
