@@ -107,6 +107,6 @@ func bindError(err error) error {
 		ldap.LDAPResultAdminLimitExceeded, ldap.ErrorNetwork:
 		return fmt.Errorf("bind: %w: %w", mfa.ErrBackendDown, err)
 	default:
-		return fmt.Errorf("bind refused (%s): %w", ldap.LDAPResultCodeMap[le.ResultCode], mfa.ErrBadCredentials)
+		return fmt.Errorf("bind refused (LDAP result %d %s): %w", le.ResultCode, ldap.LDAPResultCodeMap[le.ResultCode], mfa.ErrBadCredentials)
 	}
 }

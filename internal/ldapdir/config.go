@@ -209,6 +209,9 @@ func (c Config) Validate() error {
 	if err != nil {
 		return err
 	}
+	if len(srvs) == 0 {
+		return errors.New("ldap.url has no URL in it")
+	}
 	for _, s := range srvs {
 		if s.ldaps && c.StartTLS {
 			return fmt.Errorf("ldap.url %q: start_tls is for ldap:// URLs; ldaps:// is already TLS", s.url)

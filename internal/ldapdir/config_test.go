@@ -33,6 +33,7 @@ func TestConfigValidate(t *testing.T) {
 		{"ipv6 loopback plain", func(c *Config) { c.URL = "ldap://[::1]:389" }, ""},
 		{"oid attribute", func(c *Config) { c.SecretAttribute = "1.2.840.113556.1.4.138" }, ""},
 		{"url empty, other keys", func(c *Config) { c.URL = "" }, "ldap.url is empty"},
+		{"url only spaces", func(c *Config) { c.URL = "  " }, "no URL"},
 		{"plain ldap remote", func(c *Config) { c.URL = "ldap://dc1.example.com" }, "in clear"},
 		{"plain second url", func(c *Config) { c.URL = "ldaps://dc1.example.com ldap://dc2.example.com" }, "in clear"},
 		{"start_tls with ldaps", func(c *Config) { c.StartTLS = true }, "already TLS"},

@@ -6,6 +6,7 @@ package ldapdir
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"slices"
@@ -318,6 +319,9 @@ func TestServiceAccountWrongPassword(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "wrong-service-pw") {
 		t.Errorf("error %q contains the password", err)
+	}
+	if s := fmt.Sprintf("%+v %#v", d, d); strings.Contains(s, "wrong-service-pw") {
+		t.Errorf("printing the Directory shows the password: %s", s)
 	}
 }
 
