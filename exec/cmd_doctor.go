@@ -126,7 +126,7 @@ func frFiles(dir string, skip func(path string, err error)) (map[string]*frconf.
 	return files, nil
 }
 
-func seconds(v string, def float64) float64 {
+func frSeconds(v string, def float64) float64 {
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
 		return f
 	}
@@ -148,7 +148,7 @@ func (d *doctor) checkFreeRADIUS(dir string, cfg *config, frUser string) {
 	}
 	maxReq := 30.0
 	if v, ok := radiusd.Get("max_request_time"); ok {
-		maxReq = seconds(v, 30)
+		maxReq = frSeconds(v, 30)
 	}
 	if frUser == "" {
 		frUser = "freerad"
@@ -203,7 +203,7 @@ func (d *doctor) checkExecModule(rel string, s *frconf.Section, prog string, cfg
 	}
 	frTimeout := 10.0
 	if v, ok := s.Get("timeout"); ok {
-		frTimeout = seconds(v, 10)
+		frTimeout = frSeconds(v, 10)
 	}
 	radmfaTimeout := cfg.Exec.timeout().Seconds()
 	switch {
@@ -220,7 +220,7 @@ func (d *doctor) checkRESTModule(rel string, s, auth *frconf.Section, cfg *confi
 	name := strings.TrimPrefix(s.Name, "rest ")
 	frTimeout := 4.0 // rlm_rest's default
 	if v, ok := auth.Get("timeout"); ok {
-		frTimeout = seconds(v, 4)
+		frTimeout = frSeconds(v, 4)
 	}
 	decision := cfg.Serve.decisionTimeout().Seconds()
 	switch {

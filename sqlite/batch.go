@@ -38,6 +38,10 @@ type batchReq struct {
 	err chan error
 }
 
+// writerPragmas tune the batcher's connection: a 64 MiB page cache and up
+// to 1 GiB of the database memory-mapped.
+const writerPragmas = "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824"
+
 // ErrClosed is returned by Update after Close.
 var ErrClosed = errors.New("sqlite: store closed")
 
@@ -89,6 +93,12 @@ func (b *Batcher) run() {
 				return err
 			}
 			defer c.close()
+			// The writer touches users, devices and events all the time:
+			// a bigger page cache and memory-mapped reads keep those pages
+			// out of read(2) calls.
+			if _, err := c.c.Exec(writerPragmas, nil); err != nil {
+				return err
+			}
 			b.loop(c)
 			return nil
 		})

@@ -211,6 +211,7 @@ func (t *tx) Devices(_ context.Context, userID int64) ([]mfa.Device, error) {
 		out = append(out, d)
 		return nil
 	}, userID)
+	sortDevices(out)
 	return out, err
 }
 
