@@ -33,6 +33,8 @@ type DeviceInfo struct {
 	Disabled  bool
 	CreatedAt time.Time
 	LastUsed  time.Time // zero if never used
+	Address   string    // push devices
+	Notifier  string    // push devices
 }
 
 // admin runs fn in a write transaction and records the audit entry with it.
@@ -65,7 +67,17 @@ func userID(ctx context.Context, t *sql.Tx, name string) (int64, error) {
 }
 
 func describe(d mfa.Device) string {
+	if d.Kind == mfa.DevicePush {
+		return fmt.Sprintf("device %s (push to %s via %s)", d.Name, d.Address, orDefault(d.Notifier))
+	}
 	return fmt.Sprintf("device %s (%s %s, %d digits, %d s)", d.Name, d.Kind, d.Algorithm, d.Digits, d.Period)
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "the default notifier"
+	}
+	return s
 }
 
 func isUnique(err error) bool {
@@ -106,12 +118,16 @@ func (s *Store) insertDevice(ctx context.Context, t *sql.Tx, userID int64, user 
 	if err := mfa.ValidateDevice(dev); err != nil {
 		return err
 	}
-	sealed, err := s.seal(userID, dev.Name, dev.Secret)
-	if err != nil {
-		return err
+	sealed := []byte{}
+	if dev.Kind != mfa.DevicePush {
+		var err error
+		if sealed, err = s.seal(userID, dev.Name, dev.Secret); err != nil {
+			return err
+		}
 	}
-	_, err = t.ExecContext(quiet(ctx), `INSERT INTO devices (user_id, name, kind, algorithm, digits, period, secret, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, userID, dev.Name, dev.Kind.String(), dev.Algorithm, dev.Digits, dev.Period, sealed, ms(s.now()))
+	_, err := t.ExecContext(quiet(ctx), `INSERT INTO devices (user_id, name, kind, algorithm, digits, period, secret, created_at, address, notifier)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, dev.Name, dev.Kind.String(), dev.Algorithm, dev.Digits, dev.Period, sealed, ms(s.now()),
+		dev.Address, dev.Notifier)
 	if isUnique(err) {
 		return fmt.Errorf("device %q of user %q %w", dev.Name, user, ErrExists)
 	}
@@ -194,7 +210,8 @@ func (s *Store) User(ctx context.Context, name string) (UserInfo, error) {
 
 func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 	rows, err := s.db.QueryContext(quiet(ctx), `SELECT u.id, u.name, u.disabled, u.created_at,
-			d.id, d.name, d.kind, d.algorithm, d.digits, d.period, d.disabled, d.created_at, d.last_used_at
+			d.id, d.name, d.kind, d.algorithm, d.digits, d.period, d.disabled, d.created_at, d.last_used_at, d.address, d.notifier,
+			u.failures, u.locked_until
 		FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		WHERE ? = '' OR u.name = ?
 		ORDER BY u.name, d.id`, name, name)
@@ -207,13 +224,18 @@ func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 		var u UserInfo
 		var created int64
 		var did, digits, period, dcreated, lastUsed sql.NullInt64
-		var dname, kind, alg sql.NullString
+		var dname, kind, alg, addr, notifier sql.NullString
 		var ddis sql.NullBool
-		if err := rows.Scan(&u.ID, &u.Name, &u.Disabled, &created, &did, &dname, &kind, &alg, &digits, &period, &ddis, &dcreated, &lastUsed); err != nil {
+		var locked int64
+		if err := rows.Scan(&u.ID, &u.Name, &u.Disabled, &created, &did, &dname, &kind, &alg, &digits, &period, &ddis, &dcreated, &lastUsed,
+			&addr, &notifier, &u.Failures, &locked); err != nil {
 			return nil, s.wrap("list users", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != u.ID {
 			u.CreatedAt = time.UnixMilli(created).UTC()
+			if locked != 0 {
+				u.LockedUntil = time.UnixMilli(locked).UTC()
+			}
 			out = append(out, u)
 		}
 		if did.Valid {
@@ -222,6 +244,7 @@ func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 			cur.Devices = append(cur.Devices, DeviceInfo{
 				ID: did.Int64, Name: dname.String, Kind: k, Algorithm: alg.String, Digits: int(digits.Int64),
 				Period: int(period.Int64), Disabled: ddis.Bool, CreatedAt: fromMS(dcreated), LastUsed: fromMS(lastUsed),
+				Address: addr.String, Notifier: notifier.String,
 			})
 		}
 	}
@@ -324,4 +347,29 @@ func (s *Store) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
 		out = append(out, a)
 	}
 	return out, s.wrap("audit", rows.Err())
+}
+
+// UnlockUser clears a user's failure count and lock.
+func (s *Store) UnlockUser(ctx context.Context, actor, name string) error {
+	return s.admin(ctx, actor, "user.unlock", name, "", func(t *sql.Tx) error {
+		res, err := t.ExecContext(quiet(ctx), `UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?`, name)
+		return mustAffect(res, err, fmt.Sprintf("user %q", name))
+	})
+}
+
+// PushOutcome reads a push's outcome with a plain read (for mfa.Broker).
+func (s *Store) PushOutcome(ctx context.Context, id int64) (mfa.PushOutcome, error) {
+	var o string
+	err := s.db.QueryRowContext(quiet(ctx), `SELECT outcome FROM pushes WHERE id = ?`, id).Scan(&o)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", mfa.ErrNotFound
+	}
+	return mfa.PushOutcome(o), s.wrap("push", err)
+}
+
+// PendingPushes counts pushes still waiting for an answer (for metrics).
+func (s *Store) PendingPushes(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(quiet(ctx), `SELECT count(*) FROM pushes WHERE outcome = 'pending' AND expires_at > ?`, ms(s.now())).Scan(&n)
+	return n, s.wrap("pushes", err)
 }

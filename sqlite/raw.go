@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -191,20 +192,25 @@ type tx struct {
 var _ mfa.Tx = (*tx)(nil)
 
 func (t *tx) LookupUser(_ context.Context, name string) (mfa.User, error) {
-	r, err := t.c.queryRow(`SELECT id, disabled FROM users WHERE name = ?`, name)
+	r, err := t.c.queryRow(`SELECT id, disabled, failures, locked_until FROM users WHERE name = ?`, name)
 	if errors.Is(err, errNoRows) {
 		return mfa.User{}, mfa.ErrNotFound
 	}
 	if err != nil {
 		return mfa.User{}, err
 	}
-	return mfa.User{ID: asInt(r[0]), Name: name, Disabled: asInt(r[1]) != 0}, nil
+	u := mfa.User{ID: asInt(r[0]), Name: name, Disabled: asInt(r[1]) != 0, Failures: int(asInt(r[2]))}
+	if until := asInt(r[3]); until != 0 {
+		u.LockedUntil = time.UnixMilli(until).UTC()
+	}
+	return u, nil
 }
 
 func (t *tx) Devices(_ context.Context, userID int64) ([]mfa.Device, error) {
 	var out []mfa.Device
 	err := t.c.query(devicesQuery, func(r []driver.Value) error {
 		d, err := t.s.device(userID, asInt(r[0]), asString(r[1]), asString(r[2]), asString(r[3]), asInt(r[4]), asInt(r[5]), asBytes(r[6]), asInt(r[7]) != 0)
+		d.Address, d.Notifier = asString(r[8]), asString(r[9])
 		if err != nil {
 			return err
 		}
@@ -233,14 +239,14 @@ func (t *tx) PutChallenge(_ context.Context, c mfa.Challenge) error {
 	if _, err := t.c.exec(`DELETE FROM challenges WHERE expires_at < ?`, ms(t.s.now().Add(-challengeGrace))); err != nil {
 		return err
 	}
-	_, err := t.c.exec(`INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires))
+	_, err := t.c.exec(`INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at, push_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires), c.PushID)
 	return err
 }
 
 func (t *tx) TakeChallenge(_ context.Context, key []byte) (mfa.Challenge, error) {
 	r, err := t.c.queryRow(`DELETE FROM challenges WHERE state_hash = ?
-		RETURNING user_name, tx_id, kind, client, expires_at`, key)
+		RETURNING user_name, tx_id, kind, client, expires_at, push_id`, key)
 	if errors.Is(err, errNoRows) {
 		return mfa.Challenge{}, mfa.ErrNotFound
 	}
@@ -248,7 +254,7 @@ func (t *tx) TakeChallenge(_ context.Context, key []byte) (mfa.Challenge, error)
 		return mfa.Challenge{}, err
 	}
 	c := mfa.Challenge{Key: key, User: asString(r[0]), TxID: asString(r[1]), Client: asString(r[3]),
-		Expires: time.UnixMilli(asInt(r[4])).UTC()}
+		Expires: time.UnixMilli(asInt(r[4])).UTC(), PushID: asInt(r[5])}
 	c.Kind, err = mfa.ParseChallengeKind(asString(r[2]))
 	return c, err
 }
@@ -260,5 +266,118 @@ func (t *tx) AddEvent(_ context.Context, e mfa.Event) error {
 		ms(e.Time), e.TxID, e.User, e.Result.String(), string(e.Method), triggerText(e.Trigger), e.Message,
 		e.Device, e.FrontDoor.String(), e.Node, e.Client, e.NASIPAddress, e.NASIdentifier,
 		e.CalledStationID, e.CallingStationID, e.Resource)
+	return err
+}
+
+// pushColumns are the columns read into a Push, in scanPush's order.
+const pushColumns = `id, tx_id, user_name, created_at, expires_at, decided_at, outcome, variant, flow,
+	number_shown, choices, resource, client, calling_station, nas_identifier, token_hash, dedup_key, node,
+	decided_by, front_door`
+
+func scanPush(r []driver.Value) mfa.Push {
+	p := mfa.Push{ID: asInt(r[0]), TxID: asString(r[1]), User: asString(r[2]),
+		Created: time.UnixMilli(asInt(r[3])).UTC(), Expires: time.UnixMilli(asInt(r[4])).UTC(),
+		Outcome: mfa.PushOutcome(asString(r[6])), Variant: mfa.PushVariant(asString(r[7])), Flow: mfa.PushFlow(asString(r[8])),
+		Number: asString(r[9]), Resource: asString(r[11]), Client: asString(r[12]), CallingStation: asString(r[13]),
+		NASIdentifier: asString(r[14]), TokenHash: asBytes(r[15]), DedupKey: asString(r[16]), Node: asString(r[17]),
+		DecidedBy: asString(r[18])}
+	if r[5] != nil {
+		p.Decided = time.UnixMilli(asInt(r[5])).UTC()
+	}
+	if c := asString(r[10]); c != "" {
+		p.Choices = strings.Split(c, ",")
+	}
+	p.FrontDoor, _ = mfa.ParseFrontDoor(asString(r[19]))
+	return p
+}
+
+func (t *tx) CreatePush(_ context.Context, p mfa.Push) (int64, error) {
+	res, err := t.c.exec(`INSERT INTO pushes (tx_id, user_name, created_at, expires_at, outcome, variant, flow,
+		number_shown, choices, resource, client, calling_station, nas_identifier, token_hash, dedup_key, node, front_door)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.TxID, p.User, ms(p.Created), ms(p.Expires), string(p.Outcome), string(p.Variant), string(p.Flow),
+		p.Number, strings.Join(p.Choices, ","), p.Resource, p.Client, p.CallingStation, p.NASIdentifier,
+		p.TokenHash, p.DedupKey, p.Node, p.FrontDoor.String())
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (t *tx) pushWhere(where string, vals ...any) (mfa.Push, error) {
+	r, err := t.c.queryRow(`SELECT `+pushColumns+` FROM pushes WHERE `+where, vals...)
+	if errors.Is(err, errNoRows) {
+		return mfa.Push{}, mfa.ErrNotFound
+	}
+	if err != nil {
+		return mfa.Push{}, err
+	}
+	return scanPush(r), nil
+}
+
+func (t *tx) PushByID(_ context.Context, id int64) (mfa.Push, error) {
+	return t.pushWhere(`id = ?`, id)
+}
+
+func (t *tx) PushByToken(_ context.Context, h []byte) (mfa.Push, error) {
+	return t.pushWhere(`token_hash = ?`, h)
+}
+
+func (t *tx) JoinablePush(_ context.Context, key, user, client, station string, now time.Time) (mfa.Push, error) {
+	if key != "" {
+		p, err := t.pushWhere(`dedup_key = ? AND outcome = 'pending' AND expires_at > ? ORDER BY id DESC LIMIT 1`, key, ms(now))
+		if !errors.Is(err, mfa.ErrNotFound) {
+			return p, err
+		}
+	}
+	if station == "" {
+		return mfa.Push{}, mfa.ErrNotFound
+	}
+	return t.pushWhere(`user_name = ? AND client = ? AND calling_station = ? AND outcome = 'pending' AND expires_at > ?
+		ORDER BY id DESC LIMIT 1`, user, client, station, ms(now))
+}
+
+func (t *tx) DecidePush(_ context.Context, id int64, o mfa.PushOutcome, at time.Time, by string) (bool, error) {
+	var decided any
+	if o != mfa.PushExpired && o != mfa.PushSuperseded {
+		decided = ms(at)
+	}
+	res, err := t.c.exec(`UPDATE pushes SET outcome = ?, decided_at = ?, decided_by = ? WHERE id = ? AND outcome = 'pending'`,
+		string(o), decided, by, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *tx) SupersedePushes(_ context.Context, user string, except int64, at time.Time) error {
+	_, err := t.c.exec(`UPDATE pushes SET outcome = 'superseded', decided_by = 'newer push'
+		WHERE user_name = ? AND id != ? AND outcome = 'pending'`, user, except)
+	return err
+}
+
+func (t *tx) CountPushes(_ context.Context, user string, since time.Time) (int, error) {
+	r, err := t.c.queryRow(`SELECT count(*) FROM pushes WHERE user_name = ? AND created_at > ?`, user, ms(since))
+	if err != nil {
+		return 0, err
+	}
+	return int(asInt(r[0])), nil
+}
+
+func (t *tx) RecordFailure(_ context.Context, userID int64, max int, until time.Time) (bool, error) {
+	r, err := t.c.queryRow(`UPDATE users SET failures = failures + 1 WHERE id = ? RETURNING failures`, userID)
+	if err != nil {
+		return false, err
+	}
+	if asInt(r[0]) < int64(max) {
+		return false, nil
+	}
+	_, err = t.c.exec(`UPDATE users SET failures = 0, locked_until = ? WHERE id = ?`, ms(until), userID)
+	return err == nil, err
+}
+
+func (t *tx) ResetFailures(_ context.Context, userID int64) error {
+	_, err := t.c.exec(`UPDATE users SET failures = 0, locked_until = 0 WHERE id = ?`, userID)
 	return err
 }

@@ -141,7 +141,7 @@ func migrations() []migration {
 
 // SchemaVersion is the schema version this build writes: the number of
 // files in migrations/ (a test checks that they agree).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Open opens the database described by cfg, applies pending migrations and
 // loads the key. With opt.Create it creates the directory, database and key
@@ -428,7 +428,7 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-const devicesQuery = `SELECT id, name, kind, algorithm, digits, period, secret, disabled
+const devicesQuery = `SELECT id, name, kind, algorithm, digits, period, secret, disabled, address, notifier
 		FROM devices WHERE user_id = ?` // sorted in Go: ORDER BY costs a temp b-tree
 
 func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Device, error) {
@@ -440,16 +440,17 @@ func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Dev
 	var out []mfa.Device
 	for rows.Next() {
 		var id, digits, period int64
-		var name, kind, alg string
+		var name, kind, alg, addr, notifier string
 		var sealed []byte
 		var disabled bool
-		if err := rows.Scan(&id, &name, &kind, &alg, &digits, &period, &sealed, &disabled); err != nil {
+		if err := rows.Scan(&id, &name, &kind, &alg, &digits, &period, &sealed, &disabled, &addr, &notifier); err != nil {
 			return nil, err
 		}
 		d, err := s.device(userID, id, name, kind, alg, digits, period, sealed, disabled)
 		if err != nil {
 			return nil, err
 		}
+		d.Address, d.Notifier = addr, notifier
 		out = append(out, d)
 	}
 	sortDevices(out)
@@ -469,6 +470,9 @@ func (s *Store) device(userID, id int64, name, kind, alg string, digits, period 
 	var err error
 	if d.Kind, err = mfa.ParseDeviceKind(kind); err != nil {
 		return mfa.Device{}, fmt.Errorf("device %d: %w", id, err)
+	}
+	if d.Kind == mfa.DevicePush {
+		return d, nil // no secret
 	}
 	if d.Secret, err = s.open(userID, name, sealed); err != nil {
 		return mfa.Device{}, fmt.Errorf("device %d: %w", id, err)

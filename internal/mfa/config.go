@@ -100,6 +100,9 @@ type Config struct {
 	OTP       OTPConfig
 	Challenge ChallengeConfig
 	Users     UserNames
+	Push      PushConfig
+	Lockout   LockoutConfig
+	Profiles  []Profile
 	// Node names this radmfa instance in events (default: the host name,
 	// filled in by the caller).
 	Node string
@@ -107,5 +110,14 @@ type Config struct {
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
-	return errors.Join(c.OTP.Validate(), c.Challenge.Validate())
+	errs := []error{c.OTP.Validate(), c.Challenge.Validate(), c.Push.Validate(), c.Lockout.Validate()}
+	names := map[string]bool{}
+	for _, p := range c.Profiles {
+		if names[p.Name] {
+			errs = append(errs, fmt.Errorf("two profiles named %q", p.Name))
+		}
+		names[p.Name] = true
+		errs = append(errs, p.Validate(c.Push))
+	}
+	return errors.Join(errs...)
 }

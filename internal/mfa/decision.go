@@ -46,6 +46,11 @@ const (
 	MsgFailed       = "Authentication failed"
 	MsgCodeUsed     = "This code was already used; wait for the next one"
 	MsgExpired      = "The login attempt expired; please start again"
+	MsgLocked       = "Your account is locked; try again later or contact the help desk"
+	MsgFallback     = "Enter the code from your authenticator app (or press Enter to send another push)"
+	MsgPushDenied   = "The sign-in request was denied"
+	MsgPushFailed   = "The sign-in request could not be sent; use a code from your authenticator app"
+	MsgRateLimited  = "Too many sign-in requests; wait a few minutes or use a code from your authenticator app"
 	// MsgUnavailable is shown when radmfa could not decide.
 	MsgUnavailable = "Authentication is unavailable; please try again later"
 )

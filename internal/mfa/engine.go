@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,10 +15,13 @@ import (
 
 // Engine decides Access-Requests. It is safe for concurrent use.
 type Engine struct {
-	store Store
-	cfg   Config
-	now   func() time.Time
-	rand  io.Reader
+	store    Store
+	cfg      Config
+	now      func() time.Time
+	rand     io.Reader
+	notifier Notifier   // delivers pushes and alerts; nil: none configured
+	waiter   PushWaiter // wakes waiting requests; nil: push cannot be waited for here
+	pushDown bool       // push is configured but its daemon is unreachable (exec)
 }
 
 // Option configures an Engine.
@@ -25,9 +30,21 @@ type Option func(*Engine)
 // WithClock sets the clock (default time.Now).
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
-// WithRand sets the source of State values and transaction ids (default
-// crypto/rand). Only tests should change it.
+// WithRand sets the source of State values, tokens and transaction ids
+// (default crypto/rand). Only tests should change it.
 func WithRand(r io.Reader) Option { return func(e *Engine) { e.rand = r } }
+
+// WithNotifier sets the notifier that delivers pushes and alerts.
+func WithNotifier(n Notifier) Option { return func(e *Engine) { e.notifier = n } }
+
+// WithPushWaiter makes push approvals possible: radmfa serve passes the
+// waiter its approval page wakes.
+func WithPushWaiter(w PushWaiter) Option { return func(e *Engine) { e.waiter = w } }
+
+// WithPushBackendDown tells the engine that push is configured but the
+// daemon that handles it cannot be reached (radmfa exec falling back to a
+// local decision): push triggers then follow the profile's fail mode.
+func WithPushBackendDown() Option { return func(e *Engine) { e.pushDown = true } }
 
 // New returns an Engine that keeps its state in store.
 func New(store Store, cfg Config, opts ...Option) (*Engine, error) {
@@ -44,11 +61,27 @@ func New(store Store, cfg Config, opts ...Option) (*Engine, error) {
 // Lengths of random values.
 const (
 	stateLen = 16 // 128-bit State values
+	tokenLen = 16 // 128-bit approval URL tokens
 	txIDLen  = 8  // transaction ids are unique, not secret
 )
 
-// Decide answers one Access-Request and records what happened as events, in
-// one store transaction. A Reject is a Decision; the error is non-nil only
+// ErrInterrupted is returned when a request that waited for a push is
+// abandoned because ctx ended (shutdown, FreeRADIUS gave up). The push
+// stays pending in the store: a retransmission joins it.
+var ErrInterrupted = errors.New("mfa: interrupted while waiting for a push")
+
+// step is one stage of a decision: the answer so far, the events to write
+// in its transaction, and what happens next outside the transaction.
+type step struct {
+	d      Decision
+	events []Event
+	next   func(ctx context.Context) (step, error)
+}
+
+// Decide answers one Access-Request and records what happened as events.
+// An OTP decision is one store transaction. A push is several: create it
+// (and the Challenge event), deliver the notification, wait for the
+// answer, then conclude. A Reject is a Decision; the error is non-nil only
 // when no decision could be made (store failure, ctx ended), and then
 // Decision.TxID still names the transaction so the caller can record the
 // error with RecordError.
@@ -58,20 +91,35 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
-	var d Decision
-	err = e.store.Update(ctx, func(tx Tx) error {
-		var ev Event
-		var err error
-		d, ev, err = e.decide(ctx, tx, req, now, txID)
-		if err != nil {
-			return err
-		}
-		return tx.AddEvent(ctx, ev)
-	})
+	st, err := e.inTx(ctx, func(tx Tx) (step, error) { return e.decide(ctx, tx, req, now, txID) })
+	for err == nil && st.next != nil {
+		st, err = st.next(ctx)
+	}
 	if err != nil {
+		if errors.Is(err, ErrInterrupted) {
+			return Decision{TxID: txID}, err
+		}
 		return Decision{TxID: txID}, fmt.Errorf("mfa: decide: %w", err)
 	}
-	return d, nil
+	return st.d, nil
+}
+
+// inTx runs fn in one store transaction and writes the events it returns.
+func (e *Engine) inTx(ctx context.Context, fn func(Tx) (step, error)) (step, error) {
+	var st step
+	err := e.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if st, err = fn(tx); err != nil {
+			return err
+		}
+		for _, ev := range st.events {
+			if err := tx.AddEvent(ctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return st, err
 }
 
 // RecordError records, as a Failure event, that a request could not be
@@ -96,174 +144,244 @@ func (e *Engine) Refuse(ctx context.Context, req Request, reason string) (Decisi
 }
 
 func (e *Engine) recordFailure(ctx context.Context, req Request, txID, message string) error {
-	ev := e.event(req, e.now().UTC().Truncate(time.Millisecond), txID)
+	ev := e.event(req, Profile{}, e.now().UTC().Truncate(time.Millisecond), txID)
 	ev.User = e.displayName(req.UserName)
 	ev.Result = ResultFailure
 	ev.Message = message
 	return e.store.Update(ctx, func(tx Tx) error { return tx.AddEvent(ctx, ev) })
 }
 
-// decide is the body of Decide inside the store transaction.
-func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, txID string) (Decision, Event, error) {
-	ev := e.event(req, now, txID)
+// request is what decide knows about the request being decided.
+type request struct {
+	req     Request
+	profile Profile
+	now     time.Time
+	user    User
+	devices []Device // enabled devices
+	ev      Event    // the event being built
+}
+
+// decide is the first stage of Decide, inside a store transaction.
+func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, txID string) (step, error) {
+	r := &request{req: req, profile: e.cfg.profileFor(req), now: now}
+	r.ev = e.event(req, r.profile, now, txID)
 	name, err := e.cfg.Users.Normalize(req.UserName)
 	if err != nil {
-		ev.User = Printable(req.UserName)
-		return reject(&ev, "invalid user name", MsgFailed)
+		r.ev.User = Printable(req.UserName)
+		return reject(r, "invalid user name", MsgFailed), nil
 	}
-	ev.User = name
+	r.ev.User = name
 	if len(req.Passcode) > maxAttrLen {
-		return reject(&ev, "passcode longer than 253 bytes", MsgFailed)
+		return reject(r, "passcode longer than 253 bytes", MsgFailed), nil
 	}
 	if len(req.State) > maxAttrLen {
-		return reject(&ev, "State longer than 253 bytes", MsgFailed)
+		return reject(r, "State longer than 253 bytes", MsgFailed), nil
 	}
 
 	var ch *Challenge
 	if len(req.State) > 0 {
 		c, err := tx.TakeChallenge(ctx, stateKey(req.State))
 		if errors.Is(err, ErrNotFound) {
-			return reject(&ev, "unknown State: never issued, already used or removed", MsgExpired)
+			return reject(r, "unknown State: never issued, already used or removed", MsgExpired), nil
 		}
 		if err != nil {
-			return Decision{}, ev, err
+			return step{}, err
 		}
 		if c.User != name {
-			return reject(&ev, "State was issued to another user", MsgFailed)
+			return reject(r, "State was issued to another user", MsgFailed), nil
 		}
-		ev.TxID = c.TxID
+		r.ev.TxID = c.TxID
 		if cl := clientOf(req); c.Client != "" && cl != "" && c.Client != cl {
-			return reject(&ev, "State answered through a different RADIUS client", MsgFailed)
+			return reject(r, "State answered through a different RADIUS client", MsgFailed), nil
 		}
 		if !now.Before(c.Expires) {
-			return reject(&ev, "challenge expired", MsgExpired)
+			return reject(r, "challenge expired", MsgExpired), nil
 		}
 		ch = &c
 	}
 
 	user, err := tx.LookupUser(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return reject(&ev, "unknown user", MsgFailed)
+		return reject(r, "unknown user", MsgFailed), nil
 	}
 	if err != nil {
-		return Decision{}, ev, err
+		return step{}, err
 	}
+	r.user = user
 	if user.Disabled {
-		return reject(&ev, "user disabled", MsgFailed)
+		return reject(r, "user disabled", MsgFailed), nil
+	}
+	if now.Before(user.LockedUntil) {
+		return reject(r, "account locked", MsgLocked), nil
 	}
 	all, err := tx.Devices(ctx, user.ID)
 	if err != nil {
-		return Decision{}, ev, err
+		return step{}, err
 	}
-	devices := all[:0:0]
 	for _, d := range all {
 		if !d.Disabled {
-			devices = append(devices, d)
+			r.devices = append(r.devices, d)
 		}
 	}
-	if len(devices) == 0 {
-		return reject(&ev, "user has no enabled device", MsgFailed)
+	if len(r.devices) == 0 {
+		return reject(r, "user has no enabled device", MsgFailed), nil
 	}
 
-	ev.Trigger = ClassifyPasscode(req.Passcode.Reveal())
-	if ch != nil && ev.Trigger != TriggerCode {
-		ev.Method = MethodTOTP
-		if ev.Trigger == TriggerEmpty {
-			return reject(&ev, "challenge answered without a code", MsgFailed)
+	r.ev.Trigger = ClassifyPasscode(req.Passcode.Reveal())
+	if r.ev.Trigger == TriggerCode {
+		st, err := e.verifyOTP(ctx, tx, r, req.Passcode.Reveal())
+		if err == nil && ch != nil && ch.PushID != 0 && st.d.Action == ActionAccept {
+			// A code answered a push challenge: that push is moot.
+			_, err = tx.DecidePush(ctx, ch.PushID, PushSuperseded, now, "code")
 		}
-		return reject(&ev, "challenge answer is not a code", MsgFailed)
+		return st, err
 	}
-	switch ev.Trigger {
-	case TriggerCode:
-		return e.verifyOTP(ctx, tx, devices, req.Passcode.Reveal(), now, &ev)
+	if ch != nil {
+		switch ch.Kind {
+		case ChallengePush:
+			// The answer to "approve, then press Enter": wait for the push.
+			return e.joinPush(ctx, tx, r, ch.PushID)
+		case ChallengeFallback:
+			if r.ev.Trigger.IsPushTrigger() {
+				break // Enter: another push
+			}
+			fallthrough
+		default:
+			r.ev.Method = MethodTOTP
+			if r.ev.Trigger == TriggerEmpty {
+				return e.failure(ctx, tx, r, "challenge answered without a code", MsgFailed)
+			}
+			return e.failure(ctx, tx, r, "challenge answer is not a code", MsgFailed)
+		}
+	}
+	switch r.ev.Trigger {
 	case TriggerEmpty, TriggerOneChar, TriggerSMS, TriggerEmail, TriggerGrid:
-		// No push, SMS or e-mail method yet: s, e and g are ordinary
-		// 1-character passcodes (seed 003), and every push trigger falls
-		// back to asking for the app's code (seed 002).
-		return e.challenge(ctx, tx, req, now, &ev)
+		// No SMS, e-mail or grid methods yet: s, e and g are ordinary
+		// 1-character passcodes (seed 003).
+		return e.pushTrigger(ctx, tx, r)
 	default:
-		return reject(&ev, "invalid passcode", MsgFailed)
+		return e.failure(ctx, tx, r, "invalid passcode", MsgFailed)
 	}
 }
 
 // verifyOTP checks a code against every enabled device with as many digits
 // and marks the matching step used.
-func (e *Engine) verifyOTP(ctx context.Context, tx Tx, devices []Device, code string, now time.Time, ev *Event) (Decision, Event, error) {
+func (e *Engine) verifyOTP(ctx context.Context, tx Tx, r *request, code string) (step, error) {
 	w := int64(e.cfg.OTP.window())
 	var lengthOK, replayed bool
-	for _, d := range devices {
+	for _, d := range r.devices {
 		if d.Kind != DeviceTOTP || d.Digits != len(code) {
 			continue
 		}
 		lengthOK = true
-		ev.Method = MethodTOTP
-		step := Step(d, now)
+		r.ev.Method = MethodTOTP
+		step := Step(d, r.now)
 		counter, ok, err := match(d, code, step-w, step+w)
 		if err != nil {
-			return Decision{}, *ev, fmt.Errorf("device %d: %w", d.ID, err)
+			return stepErr(fmt.Errorf("device %d: %w", d.ID, err))
 		}
 		if !ok {
 			continue
 		}
 		fresh, err := tx.UseStep(ctx, d.ID, counter)
 		if err != nil {
-			return Decision{}, *ev, err
+			return stepErr(err)
 		}
 		if !fresh {
 			replayed = true
 			continue
 		}
-		ev.Result = ResultSuccess
-		ev.Device = d.Name
-		ev.Message = "OTP accepted"
+		msg := "OTP accepted"
 		if off := counter - step; off != 0 {
-			ev.Message = fmt.Sprintf("OTP accepted (%+d step)", off)
+			msg = fmt.Sprintf("OTP accepted (%+d step)", off)
 		}
-		return Decision{Action: ActionAccept, TxID: ev.TxID, Reason: ev.Message}, *ev, nil
+		r.ev.Device = d.Name
+		return e.success(ctx, tx, r, msg)
 	}
 	switch {
 	case !lengthOK:
-		return reject(ev, fmt.Sprintf("invalid passcode: no enabled device has %d digits", len(code)), MsgFailed)
+		return e.failure(ctx, tx, r, fmt.Sprintf("invalid passcode: no enabled device has %d digits", len(code)), MsgFailed)
 	case replayed:
-		return reject(ev, "OTP already used", MsgCodeUsed)
+		return e.failure(ctx, tx, r, "OTP already used", MsgCodeUsed)
 	default:
-		return reject(ev, "wrong OTP", MsgFailed)
+		return e.failure(ctx, tx, r, "wrong OTP", MsgFailed)
 	}
 }
 
-// challenge issues an Access-Challenge asking for the authenticator app's
-// code.
-func (e *Engine) challenge(ctx context.Context, tx Tx, req Request, now time.Time, ev *Event) (Decision, Event, error) {
+// success concludes with Accept and a Success event, clearing the user's
+// failure count.
+func (e *Engine) success(ctx context.Context, tx Tx, r *request, msg string) (step, error) {
+	if r.user.Failures > 0 {
+		if err := tx.ResetFailures(ctx, r.user.ID); err != nil {
+			return step{}, err
+		}
+	}
+	r.ev.Result = ResultSuccess
+	r.ev.Message = msg
+	return step{d: Decision{Action: ActionAccept, TxID: r.ev.TxID, Reason: msg}, events: []Event{r.ev}}, nil
+}
+
+// failure concludes with Reject and a Failure event that counts toward
+// the user's lockout; reaching the limit adds an "account locked" event.
+func (e *Engine) failure(ctx context.Context, tx Tx, r *request, reason, msg string) (step, error) {
+	st := reject(r, reason, msg)
+	locked, err := e.countFailure(ctx, tx, r.user.ID, r.now)
+	if err != nil {
+		return step{}, err
+	}
+	if locked {
+		lock := r.ev
+		lock.Message = "account locked"
+		st.events = append(st.events, lock)
+	}
+	return st, nil
+}
+
+func (e *Engine) countFailure(ctx context.Context, tx Tx, userID int64, now time.Time) (bool, error) {
+	max, d := e.cfg.Lockout.limits()
+	return tx.RecordFailure(ctx, userID, max, now.Add(d))
+}
+
+// reject concludes with Reject and a Failure event that does not count
+// toward lockout (the user is unknown, or the request is malformed).
+func reject(r *request, reason, msg string) step {
+	r.ev.Result = ResultFailure
+	r.ev.Message = reason
+	return step{d: Decision{Action: ActionReject, Message: msg, TxID: r.ev.TxID, Reason: reason}, events: []Event{r.ev}}
+}
+
+func stepErr(err error) (step, error) { return step{}, err }
+
+// otpChallenge asks for the authenticator app's code (no push here).
+func (e *Engine) otpChallenge(ctx context.Context, tx Tx, r *request, kind ChallengeKind, msg string, pushID int64, record bool) (step, error) {
+	state, err := e.newChallenge(ctx, tx, r, kind, pushID, r.now.Add(e.cfg.Challenge.timeout()))
+	if err != nil {
+		return step{}, err
+	}
+	st := step{d: Decision{Action: ActionChallenge, Message: msg, State: state, TxID: r.ev.TxID}}
+	if record {
+		r.ev.Result = ResultChallenge
+		r.ev.Method = MethodTOTP
+		r.ev.Message = "challenge: enter the code from the authenticator app"
+		st.d.Reason = r.ev.Message
+		st.events = []Event{r.ev}
+	}
+	return st, nil
+}
+
+// newChallenge stores challenge state and returns the State value.
+func (e *Engine) newChallenge(ctx context.Context, tx Tx, r *request, kind ChallengeKind, pushID int64, expires time.Time) ([]byte, error) {
 	state := make([]byte, stateLen)
 	if _, err := io.ReadFull(e.rand, state); err != nil {
-		return Decision{}, *ev, fmt.Errorf("random State: %w", err)
+		return nil, fmt.Errorf("random State: %w", err)
 	}
-	err := tx.PutChallenge(ctx, Challenge{
-		Key:     stateKey(state),
-		User:    ev.User,
-		TxID:    ev.TxID,
-		Kind:    ChallengeOTP,
-		Client:  clientOf(req),
-		Expires: now.Add(e.cfg.Challenge.timeout()),
-	})
-	if err != nil {
-		return Decision{}, *ev, err
-	}
-	ev.Result = ResultChallenge
-	ev.Method = MethodTOTP
-	ev.Message = "challenge: enter the code from the authenticator app"
-	return Decision{Action: ActionChallenge, Message: MsgEnterAppCode, State: state, TxID: ev.TxID, Reason: ev.Message}, *ev, nil
-}
-
-// reject fills in a Failure event and the matching Reject decision.
-func reject(ev *Event, reason, msg string) (Decision, Event, error) {
-	ev.Result = ResultFailure
-	ev.Message = reason
-	return Decision{Action: ActionReject, Message: msg, TxID: ev.TxID, Reason: reason}, *ev, nil
+	err := tx.PutChallenge(ctx, Challenge{Key: stateKey(state), User: r.ev.User, TxID: r.ev.TxID, Kind: kind,
+		Client: clientOf(r.req), Expires: expires, PushID: pushID})
+	return state, err
 }
 
 // event returns an event with the request's context filled in.
-func (e *Engine) event(req Request, now time.Time, txID string) Event {
+func (e *Engine) event(req Request, p Profile, now time.Time, txID string) Event {
 	n := req.NAS
 	ev := Event{
 		Time:             now,
@@ -277,6 +395,8 @@ func (e *Engine) event(req Request, now time.Time, txID string) Event {
 		Client:           Printable(clientOf(req)),
 	}
 	switch {
+	case p.Resource != "":
+		ev.Resource = p.Resource
 	case ev.NASIdentifier != "":
 		ev.Resource = ev.NASIdentifier
 	case ev.CalledStationID != "":
@@ -308,6 +428,12 @@ func stateKey(state []byte) []byte {
 	return k[:]
 }
 
+// TokenHash is how a push's approval token is stored.
+func TokenHash(token string) []byte {
+	k := sha256.Sum256([]byte(token))
+	return k[:]
+}
+
 func (e *Engine) randomHex(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(e.rand, b); err != nil {
@@ -315,3 +441,30 @@ func (e *Engine) randomHex(n int) (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+func (e *Engine) randomToken() (string, error) {
+	b := make([]byte, tokenLen)
+	if _, err := io.ReadFull(e.rand, b); err != nil {
+		return "", fmt.Errorf("mfa: random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// randomNumber returns a uniformly random integer in [lo, hi].
+func (e *Engine) randomNumber(lo, hi int) (int, error) {
+	var b [8]byte
+	span := uint64(hi - lo + 1)
+	limit := ^uint64(0) - ^uint64(0)%span
+	for {
+		if _, err := io.ReadFull(e.rand, b[:]); err != nil {
+			return 0, fmt.Errorf("mfa: random: %w", err)
+		}
+		v := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		if v < limit {
+			return lo + int(v%span), nil
+		}
+	}
+}
+
+func numbersEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -19,6 +19,12 @@ var algorithms = map[string]otp.Algorithm{
 
 // ValidateDevice reports whether the device parameters are usable.
 func ValidateDevice(d Device) error {
+	if d.Kind == DevicePush {
+		if d.Address == "" || len(d.Address) > 512 {
+			return fmt.Errorf("mfa: a push device needs an address (an ntfy topic, a phone number) of at most 512 bytes")
+		}
+		return nil
+	}
 	if d.Kind != DeviceTOTP {
 		return fmt.Errorf("mfa: device kind %v is not supported", d.Kind)
 	}

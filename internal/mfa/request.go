@@ -60,6 +60,10 @@ type Request struct {
 	// State is the State attribute of an answer to an Access-Challenge.
 	State []byte
 	NAS   NAS
+	// Authenticator is the packet's Request Authenticator, when the front
+	// door knows it: with the client's address and port it recognises a
+	// retransmission of the same packet.
+	Authenticator []byte
 }
 
 // Maximum sizes of RADIUS string attributes (RFC 2865 §5: 253 octets).

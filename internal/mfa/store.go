@@ -13,9 +13,11 @@ var ErrNotFound = errors.New("mfa: not found")
 
 // User is a person who can authenticate.
 type User struct {
-	ID       int64
-	Name     string // normalised
-	Disabled bool
+	ID          int64
+	Name        string // normalised
+	Disabled    bool
+	Failures    int       // consecutive failures (lockout)
+	LockedUntil time.Time // zero when not locked
 }
 
 // DeviceKind is the type of an OTP device.
@@ -26,9 +28,10 @@ const (
 	DeviceInvalid DeviceKind = iota
 	DeviceTOTP               // RFC 6238 time-based
 	DeviceHOTP               // RFC 4226 counter-based
+	DevicePush               // push approvals: an address on a notifier
 )
 
-var deviceKindNames = [...]string{"invalid", "totp", "hotp"}
+var deviceKindNames = [...]string{"invalid", "totp", "hotp", "push"}
 
 func (k DeviceKind) String() string {
 	if int(k) < len(deviceKindNames) {
@@ -56,8 +59,10 @@ type Device struct {
 	Algorithm string // "SHA1", "SHA256" or "SHA512"
 	Digits    int    // 6 or 8
 	Period    int    // seconds per TOTP step
-	Secret    Secret // the raw key bytes
+	Secret    Secret // the raw key bytes (OTP devices)
 	Disabled  bool
+	Address   string // push devices: where the notifier delivers (ntfy topic, phone)
+	Notifier  string // push devices: the notifier's name ("" = the default one)
 }
 
 // ChallengeKind says what the answer to an Access-Challenge must contain.
@@ -65,11 +70,13 @@ type ChallengeKind uint8
 
 // Challenge kinds. The zero value is invalid.
 const (
-	ChallengeInvalid ChallengeKind = iota
-	ChallengeOTP                   // "Enter the code from your authenticator app"
+	ChallengeInvalid  ChallengeKind = iota
+	ChallengeOTP                    // "Enter the code from your authenticator app"
+	ChallengePush                   // "Approve … then press Enter": the answer waits for the push
+	ChallengeFallback               // after a push timed out: a code, or Enter for another push
 )
 
-var challengeKindNames = [...]string{"invalid", "otp"}
+var challengeKindNames = [...]string{"invalid", "otp", "push", "fallback"}
 
 func (k ChallengeKind) String() string {
 	if int(k) < len(challengeKindNames) {
@@ -98,6 +105,7 @@ type Challenge struct {
 	Kind    ChallengeKind
 	Client  string // RADIUS client it was issued to
 	Expires time.Time
+	PushID  int64 // ChallengePush: the push it stands for
 }
 
 // Store gives the engine transactional access to its state. Update runs fn
@@ -115,6 +123,17 @@ type Tx interface {
 	ReplayGuard
 	ChallengeStore
 	EventLog
+	PushStore
+	Lockout
+}
+
+// Lockout counts consecutive failures per user.
+type Lockout interface {
+	// RecordFailure adds a failure; when the count reaches max it locks
+	// the user until lockUntil and resets the count, and reports true.
+	RecordFailure(ctx context.Context, userID int64, max int, lockUntil time.Time) (locked bool, err error)
+	// ResetFailures clears the count and any lock.
+	ResetFailures(ctx context.Context, userID int64) error
 }
 
 // UserSource looks up users and their devices.

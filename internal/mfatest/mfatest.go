@@ -53,6 +53,7 @@ type state struct {
 	steps      map[int64]int64
 	challenges map[string]mfa.Challenge
 	events     []mfa.Event
+	pushes     []mfa.Push
 	nextID     int64
 }
 
@@ -63,6 +64,7 @@ func (s state) clone() state {
 		steps:      maps.Clone(s.steps),
 		challenges: maps.Clone(s.challenges),
 		events:     slices.Clone(s.events),
+		pushes:     slices.Clone(s.pushes),
 		nextID:     s.nextID,
 	}
 	for k, v := range s.devices {
@@ -125,6 +127,32 @@ func (s *Store) Events() []mfa.Event {
 	return slices.Clone(s.state.events)
 }
 
+// Pushes returns a copy of the stored pushes, oldest first.
+func (s *Store) Pushes() []mfa.Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.state.pushes)
+}
+
+// User returns a stored user.
+func (s *Store) User(name string) mfa.User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.users[name]
+}
+
+// PushOutcome reads a push's outcome (for a Broker).
+func (s *Store) PushOutcome(_ context.Context, id int64) (mfa.PushOutcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.state.pushes {
+		if p.ID == id {
+			return p.Outcome, nil
+		}
+	}
+	return "", mfa.ErrNotFound
+}
+
 // Challenges returns how many challenges are stored.
 func (s *Store) Challenges() int {
 	s.mu.Lock()
@@ -174,4 +202,136 @@ func (t *tx) TakeChallenge(_ context.Context, key []byte) (mfa.Challenge, error)
 func (t *tx) AddEvent(_ context.Context, e mfa.Event) error {
 	t.st.events = append(t.st.events, e)
 	return nil
+}
+
+func (t *tx) CreatePush(_ context.Context, p mfa.Push) (int64, error) {
+	t.st.nextID++
+	p.ID = t.st.nextID
+	t.st.pushes = append(t.st.pushes, p)
+	return p.ID, nil
+}
+
+func (t *tx) find(pred func(mfa.Push) bool) (mfa.Push, error) {
+	for _, p := range t.st.pushes {
+		if pred(p) {
+			return p, nil
+		}
+	}
+	return mfa.Push{}, mfa.ErrNotFound
+}
+
+func (t *tx) PushByID(_ context.Context, id int64) (mfa.Push, error) {
+	return t.find(func(p mfa.Push) bool { return p.ID == id })
+}
+
+func (t *tx) PushByToken(_ context.Context, h []byte) (mfa.Push, error) {
+	return t.find(func(p mfa.Push) bool { return bytes.Equal(p.TokenHash, h) })
+}
+
+func (t *tx) JoinablePush(_ context.Context, key, user, client, station string, now time.Time) (mfa.Push, error) {
+	return t.find(func(p mfa.Push) bool {
+		if p.Outcome != mfa.PushPending || !now.Before(p.Expires) {
+			return false
+		}
+		return (key != "" && p.DedupKey == key) ||
+			(station != "" && p.User == user && p.Client == client && p.CallingStation == station)
+	})
+}
+
+func (t *tx) DecidePush(_ context.Context, id int64, o mfa.PushOutcome, at time.Time, by string) (bool, error) {
+	for i, p := range t.st.pushes {
+		if p.ID == id && p.Outcome == mfa.PushPending {
+			t.st.pushes[i].Outcome, t.st.pushes[i].DecidedBy = o, by
+			if o != mfa.PushExpired && o != mfa.PushSuperseded {
+				t.st.pushes[i].Decided = at
+			}
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (t *tx) SupersedePushes(_ context.Context, user string, except int64, at time.Time) error {
+	for i, p := range t.st.pushes {
+		if p.User == user && p.ID != except && p.Outcome == mfa.PushPending {
+			t.st.pushes[i].Outcome = mfa.PushSuperseded
+		}
+	}
+	return nil
+}
+
+func (t *tx) CountPushes(_ context.Context, user string, since time.Time) (int, error) {
+	n := 0
+	for _, p := range t.st.pushes {
+		if p.User == user && p.Created.After(since) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (t *tx) user(id int64) (string, mfa.User) {
+	for k, u := range t.st.users {
+		if u.ID == id {
+			return k, u
+		}
+	}
+	return "", mfa.User{}
+}
+
+func (t *tx) RecordFailure(_ context.Context, id int64, max int, until time.Time) (bool, error) {
+	k, u := t.user(id)
+	if k == "" {
+		return false, mfa.ErrNotFound
+	}
+	u.Failures++
+	locked := u.Failures >= max
+	if locked {
+		u.Failures, u.LockedUntil = 0, until
+	}
+	t.st.users[k] = u
+	return locked, nil
+}
+
+func (t *tx) ResetFailures(_ context.Context, id int64) error {
+	k, u := t.user(id)
+	if k != "" {
+		u.Failures, u.LockedUntil = 0, time.Time{}
+		t.st.users[k] = u
+	}
+	return nil
+}
+
+// Notifier is a fake mfa.Notifier that records what it was asked to send.
+type Notifier struct {
+	mu   sync.Mutex
+	Sent []mfa.Notification
+	// Err, if set, is returned by every Notify.
+	Err error
+	// OnNotify, if set, runs for each notification (e.g. to approve it).
+	OnNotify func(mfa.Notification)
+}
+
+var _ mfa.Notifier = (*Notifier)(nil)
+
+// Notify implements mfa.Notifier.
+func (n *Notifier) Notify(_ context.Context, m mfa.Notification) (mfa.Delivery, error) {
+	n.mu.Lock()
+	n.Sent = append(n.Sent, m)
+	err, hook := n.Err, n.OnNotify
+	n.mu.Unlock()
+	if err != nil {
+		return mfa.Delivery{Status: "failed"}, err
+	}
+	if hook != nil {
+		hook(m)
+	}
+	return mfa.Delivery{Status: "sent"}, nil
+}
+
+// Messages returns what was sent so far.
+func (n *Notifier) Messages() []mfa.Notification {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.Sent)
 }
