@@ -354,14 +354,14 @@ func TestPushRateLimit(t *testing.T) {
 func TestPushBackends(t *testing.T) {
 	open := mfa.Profile{Name: "open", Clients: []string{"vpn"}, FailMode: mfa.FailOpen}
 	tests := []struct {
-		name     string
-		cfg      mfa.Config
-		opts     []mfa.Option
-		fail     bool
-		user     string
-		action   mfa.Action
-		message  string
-		event    string
+		name    string
+		cfg     mfa.Config
+		opts    []mfa.Option
+		fail    bool
+		user    string
+		action  mfa.Action
+		message string
+		event   string
 	}{
 		{"notifier down, secure", mfa.Config{}, nil, true, "bob", mfa.ActionReject, mfa.MsgPushFailed,
 			"Failure:push could not be delivered: ntfy: 503; fail mode secure: rejected"},
