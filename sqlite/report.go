@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"sort"
 	"strconv"
@@ -227,11 +226,12 @@ func eventWhere(w *where, f Filter, nasUnion bool) {
 	}
 	w.in("result", resultNames(f.Results))
 	w.in("method", methodNames(f.Methods))
-	if !f.Since.IsZero() {
-		w.add("time >= ?", ms(f.Since))
-	}
-	if !f.Until.IsZero() {
-		w.add("time < ?", ms(f.Until))
+	// Both bounds, always: with only a lower one SQLite may prefer to walk
+	// another index in GROUP BY order over reading the range by time.
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		sp := f.span()
+		w.add("time >= ?", sp.from)
+		w.add("time < ?", sp.to)
 	}
 }
 
@@ -727,7 +727,8 @@ func (s *Store) plan(ctx context.Context, f Filter, bucket int64, rollup bool) (
 type tally struct {
 	challenges, successes, failures, outerWindow, lockouts int64
 	reasons                                                map[string]int64
-	ips                                                    map[uint64]struct{}
+	ips                                                    []uint64 // hashes, with duplicates until compacted
+	latencies                                              []int64  // approved pushes, ms
 }
 
 // add counts pre-grouped events: their results, one failure reason (for
@@ -750,35 +751,32 @@ func (t *tally) add(c, s, f, o, l int64, reason, ip string) {
 }
 
 func (t *tally) addIP(h uint64) {
-	if t.ips == nil {
-		t.ips = map[uint64]struct{}{}
+	// Compact now and then so that a busy NAS's day does not hold one
+	// entry per event.
+	if len(t.ips) >= 4096 && len(t.ips) == cap(t.ips) {
+		t.compactIPs()
 	}
-	t.ips[h] = struct{}{}
+	t.ips = append(t.ips, h)
 }
 
-// event counts one raw event.
-func (t *tally) event(result, message, ip string) {
-	switch result {
-	case "Challenge":
-		t.add(1, 0, 0, 0, 0, "", ip)
-	case "Success":
-		t.add(0, 1, 0, 0, 0, "", ip)
-	case "Failure":
-		l := int64(0)
-		if message == LockoutMessage {
-			l = 1
-		}
-		t.add(0, 0, 1, 0, l, message, ip)
-	case "Outer Window Authentication":
-		t.add(0, 0, 0, 1, 0, "", ip)
-	default:
-		t.add(0, 0, 0, 0, 0, "", ip)
-	}
+// compactIPs sorts the IP hashes and drops duplicates.
+func (t *tally) compactIPs() {
+	slices.Sort(t.ips)
+	t.ips = slices.Compact(t.ips)
 }
 
 // merge adds a stored rollup row.
-func (t *tally) merge(c, s, f, o, l int64, reasons string, ips []byte) error {
+func (t *tally) merge(c, s, f, o, l int64, reasons string, ips, latencies []byte) error {
 	t.add(c, s, f, o, l, "", "")
+	for prev := int64(0); len(latencies) > 0; {
+		d, n := binary.Uvarint(latencies)
+		if n <= 0 {
+			return errors.New("rollup push_latencies: bad varint")
+		}
+		prev += int64(d)
+		t.latencies = append(t.latencies, prev)
+		latencies = latencies[n:]
+	}
 	if reasons != "" {
 		var m map[string]int64
 		if err := json.Unmarshal([]byte(reasons), &m); err != nil {
@@ -795,34 +793,46 @@ func (t *tally) merge(c, s, f, o, l int64, reasons string, ips []byte) error {
 		return errors.New("rollup client_ips: length not a multiple of 8")
 	}
 	for i := 0; i < len(ips); i += 8 {
-		t.addIP(binary.LittleEndian.Uint64(ips[i:]))
+		t.ips = append(t.ips, binary.LittleEndian.Uint64(ips[i:]))
 	}
 	return nil
 }
 
-// encode returns the reasons and client IPs as stored in rollup rows.
-func (t *tally) encode() (string, []byte) {
+// encode returns the reasons, client IPs and push latencies as stored in
+// rollup rows.
+func (t *tally) encode() (string, []byte, []byte) {
 	reasons := ""
 	if len(t.reasons) > 0 {
 		b, _ := json.Marshal(t.reasons) // a map of strings to numbers always encodes
 		reasons = string(b)
 	}
-	hs := make([]uint64, 0, len(t.ips))
-	for h := range t.ips {
-		hs = append(hs, h)
-	}
-	slices.Sort(hs)
-	ips := make([]byte, 0, 8*len(hs))
-	for _, h := range hs {
+	t.compactIPs()
+	ips := make([]byte, 0, 8*len(t.ips))
+	for _, h := range t.ips {
 		ips = binary.LittleEndian.AppendUint64(ips, h)
 	}
-	return reasons, ips
+	slices.Sort(t.latencies)
+	var lat []byte
+	prev := int64(0)
+	for _, d := range t.latencies {
+		d = max(d, prev) // sorted; a negative latency (clock step) counts as the smallest
+		lat = binary.AppendUvarint(lat, uint64(d-prev))
+		prev = d
+	}
+	if lat == nil {
+		lat = []byte{}
+	}
+	return reasons, ips, lat
 }
 
+// ipHash is 64-bit FNV-1a (hash/fnv's, without its allocation).
 func ipHash(ip string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(ip))
-	return h.Sum64()
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(ip); i++ {
+		h ^= uint64(ip[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 // rollupTable says which rollup can answer a summary, or "" for none: the
@@ -843,8 +853,10 @@ func rollupTable(f Filter, per Per) string {
 // Summary returns totals per NAS or per user over the filter's range: most
 // failures first, then most successes, then by name. Whole days come from
 // the daily rollups where the filter allows (refreshed first, see
-// RefreshReports), the rest from the event log; push latency percentiles
-// (nearest rank) come from the approved pushes themselves.
+// RefreshReports), the rest from the event log. It counts every group
+// first, then reads client IPs and failure reasons of the rows it returns
+// only; push latency percentiles (nearest rank) come from the approved
+// pushes themselves.
 func (s *Store) Summary(ctx context.Context, q SummaryQuery) ([]SummaryRow, error) {
 	if q.Per != PerNAS && q.Per != PerUser {
 		return nil, fmt.Errorf("%w: summary per %v", ErrBadFilter, q.Per)
@@ -858,17 +870,10 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) ([]SummaryRow, erro
 	if err != nil {
 		return nil, s.wrap("summary", err)
 	}
-	groups := map[string]*tally{}
-	group := func(name string) *tally {
-		t := groups[name]
-		if t == nil {
-			t = &tally{}
-			groups[name] = t
-		}
-		return t
-	}
 	g := q.Per.groupExpr()
-	if rollup.to > rollup.from {
+	// The same rows of the rollup table and of events, with an optional
+	// extra condition.
+	rollupWhere := func(extra string, args ...any) (string, []any) {
 		var w where
 		w.add("day >= ?", rollup.from)
 		w.add("day < ?", rollup.to)
@@ -876,66 +881,65 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) ([]SummaryRow, erro
 			w.add("(client = ? OR nas_identifier = ?)", q.NAS, q.NAS)
 		}
 		w.in("method", methodNames(q.Methods))
-		rows, err := s.db.QueryContext(quiet(ctx), `SELECT `+g+`, challenges, successes, failures, outer_window, lockouts, reasons, client_ips
-			FROM `+table+` WHERE 1`+w.sql.String(), w.args...)
+		if extra != "" {
+			w.add(extra, args...)
+		}
+		return w.sql.String(), w.args
+	}
+	rawWhere := func(sp span, extra string, args ...any) (string, []any) {
+		var w where
+		eventWhere(&w, q.Filter.within(sp), false)
+		if extra != "" {
+			w.add(extra, args...)
+		}
+		return w.sql.String(), w.args
+	}
+
+	// Counts of every group.
+	counts := map[string]*SummaryRow{}
+	scanCounts := func(query string, args ...any) error {
+		rows, err := s.db.QueryContext(quiet(ctx), query, args...)
 		if err != nil {
-			return nil, s.wrap("summary", err)
+			return err
 		}
+		defer rows.Close()
 		for rows.Next() {
-			var name, reasons string
+			var name string
 			var c, su, f, o, l int64
-			var ips []byte
-			if err := rows.Scan(&name, &c, &su, &f, &o, &l, &reasons, &ips); err != nil {
-				rows.Close()
-				return nil, s.wrap("summary", err)
+			if err := rows.Scan(&name, &c, &su, &f, &o, &l); err != nil {
+				return err
 			}
-			if err := group(name).merge(c, su, f, o, l, reasons, ips); err != nil {
-				rows.Close()
-				return nil, s.wrap("summary", err)
+			r := counts[name]
+			if r == nil {
+				r = &SummaryRow{Name: name}
+				counts[name] = r
 			}
+			r.Challenges += c
+			r.Successes += su
+			r.Failures += f
+			r.OuterWindow += o
+			r.Lockouts += l
 		}
-		if err := rows.Err(); err != nil {
+		return rows.Err()
+	}
+	if rollup.to > rollup.from {
+		cond, args := rollupWhere("")
+		if err := scanCounts(`SELECT `+g+`, SUM(challenges), SUM(successes), SUM(failures), SUM(outer_window), SUM(lockouts)
+			FROM `+table+` WHERE 1`+cond+` GROUP BY 1`, args...); err != nil {
 			return nil, s.wrap("summary", err)
 		}
 	}
 	for _, sp := range raw {
-		var w where
-		eventWhere(&w, q.Filter.within(sp), false)
-		rows, err := s.db.QueryContext(quiet(ctx), `SELECT `+g+`, calling_station, CASE WHEN result = 'Failure' THEN message ELSE '' END,
-				SUM(result = 'Challenge'), SUM(result = 'Success'), SUM(result = 'Failure'),
+		cond, args := rawWhere(sp, "")
+		if err := scanCounts(`SELECT `+g+`, SUM(result = 'Challenge'), SUM(result = 'Success'), SUM(result = 'Failure'),
 				SUM(result = 'Outer Window Authentication'), SUM(result = 'Failure' AND message = ?)
-			FROM events WHERE 1`+w.sql.String()+` GROUP BY 1, 2, 3`, append([]any{LockoutMessage}, w.args...)...)
-		if err != nil {
-			return nil, s.wrap("summary", err)
-		}
-		for rows.Next() {
-			var name, ip, reason string
-			var c, su, f, o, l int64
-			if err := rows.Scan(&name, &ip, &reason, &c, &su, &f, &o, &l); err != nil {
-				rows.Close()
-				return nil, s.wrap("summary", err)
-			}
-			group(name).add(c, su, f, o, l, reason, ip)
-		}
-		if err := rows.Err(); err != nil {
+			FROM events WHERE 1`+cond+` GROUP BY 1`, append([]any{LockoutMessage}, args...)...); err != nil {
 			return nil, s.wrap("summary", err)
 		}
 	}
-	out := make([]SummaryRow, 0, len(groups))
-	for name, t := range groups {
-		r := SummaryRow{Name: name, Challenges: t.challenges, Successes: t.successes, Failures: t.failures,
-			OuterWindow: t.outerWindow, Lockouts: t.lockouts, ClientIPs: int64(len(t.ips))}
-		for m, n := range t.reasons {
-			r.TopFailures = append(r.TopFailures, ReasonCount{m, n})
-		}
-		sort.Slice(r.TopFailures, func(i, j int) bool {
-			a, b := r.TopFailures[i], r.TopFailures[j]
-			return a.Count > b.Count || a.Count == b.Count && a.Message < b.Message
-		})
-		if len(r.TopFailures) > TopFailureCount {
-			r.TopFailures = r.TopFailures[:TopFailureCount]
-		}
-		out = append(out, r)
+	out := make([]SummaryRow, 0, len(counts))
+	for _, r := range counts {
+		out = append(out, *r)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -950,21 +954,110 @@ func (s *Store) Summary(ctx context.Context, q SummaryQuery) ([]SummaryRow, erro
 	if limit := clampLimit(q.Limit); len(out) > limit {
 		out = out[:limit]
 	}
-	if err := s.pushLatencies(ctx, q.Filter, q.Per, out); err != nil {
-		return nil, s.wrap("summary", err)
+	if len(out) == 0 {
+		return out, nil
+	}
+
+	// Client IPs and failure reasons of the rows shown.
+	names := make([]string, len(out))
+	details := make(map[string]*tally, len(out))
+	for i, r := range out {
+		names[i] = r.Name
+		details[r.Name] = &tally{}
+	}
+	shown, _ := json.Marshal(names) // strings always encode
+	in := g + ` IN (SELECT value FROM json_each(?))`
+	if rollup.to > rollup.from {
+		cond, args := rollupWhere(in, string(shown))
+		rows, err := s.db.QueryContext(quiet(ctx), `SELECT `+g+`, reasons, client_ips, push_latencies FROM `+table+` WHERE 1`+cond, args...)
+		if err != nil {
+			return nil, s.wrap("summary", err)
+		}
+		for rows.Next() {
+			var name, reasons string
+			var ips, latencies []byte
+			if err := rows.Scan(&name, &reasons, &ips, &latencies); err != nil {
+				rows.Close()
+				return nil, s.wrap("summary", err)
+			}
+			if !pushRelevant(q.Filter) {
+				latencies = nil
+			}
+			if t := details[name]; t != nil {
+				if err := t.merge(0, 0, 0, 0, 0, reasons, ips, latencies); err != nil {
+					rows.Close()
+					return nil, s.wrap("summary", err)
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap("summary", err)
+		}
+	}
+	for _, sp := range raw {
+		cond, args := rawWhere(sp, in, string(shown))
+		rows, err := s.db.QueryContext(quiet(ctx), `SELECT `+g+`, calling_station, CASE WHEN result = 'Failure' THEN message ELSE '' END,
+				SUM(result = 'Failure') FROM events WHERE 1`+cond+` GROUP BY 1, 2, 3`, args...)
+		if err != nil {
+			return nil, s.wrap("summary", err)
+		}
+		for rows.Next() {
+			var name, ip, reason string
+			var f int64
+			if err := rows.Scan(&name, &ip, &reason, &f); err != nil {
+				rows.Close()
+				return nil, s.wrap("summary", err)
+			}
+			if t := details[name]; t != nil {
+				t.add(0, 0, f, 0, 0, reason, ip)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, s.wrap("summary", err)
+		}
+	}
+	if pushRelevant(q.Filter) {
+		for _, sp := range raw {
+			if err := s.rawLatencies(ctx, q.Filter.within(sp), q.Per, string(shown), details); err != nil {
+				return nil, s.wrap("summary", err)
+			}
+		}
+	}
+	for i := range out {
+		t := details[out[i].Name]
+		t.compactIPs()
+		out[i].ClientIPs = int64(len(t.ips))
+		if n := len(t.latencies); n > 0 {
+			slices.Sort(t.latencies)
+			out[i].Approved = int64(n)
+			out[i].LatencyP50 = time.Duration(percentile(t.latencies, 50)) * time.Millisecond
+			out[i].LatencyP95 = time.Duration(percentile(t.latencies, 95)) * time.Millisecond
+		}
+		for m, n := range t.reasons {
+			out[i].TopFailures = append(out[i].TopFailures, ReasonCount{m, n})
+		}
+		sort.Slice(out[i].TopFailures, func(a, b int) bool {
+			x, y := out[i].TopFailures[a], out[i].TopFailures[b]
+			return x.Count > y.Count || x.Count == y.Count && x.Message < y.Message
+		})
+		if len(out[i].TopFailures) > TopFailureCount {
+			out[i].TopFailures = out[i].TopFailures[:TopFailureCount]
+		}
 	}
 	return out, nil
 }
 
-// pushLatencies fills in the approval latency percentiles of the rows from
-// the approved pushes sent in the filter's range (the pushes_approved index
-// covers the query). An approval is a Success event of method push, so
-// filters that exclude either leave the percentiles empty.
-func (s *Store) pushLatencies(ctx context.Context, f Filter, per Per, out []SummaryRow) error {
-	if len(out) == 0 || f.Results != nil && !slices.Contains(f.Results, mfa.ResultSuccess) ||
-		f.Methods != nil && !slices.Contains(f.Methods, mfa.MethodPush) {
-		return nil
-	}
+// pushRelevant says whether push latencies belong in a summary with the
+// filter: an approval is a Success event of method push.
+func pushRelevant(f Filter) bool {
+	return (f.Results == nil || slices.Contains(f.Results, mfa.ResultSuccess)) &&
+		(f.Methods == nil || slices.Contains(f.Methods, mfa.MethodPush))
+}
+
+// rawLatencies adds the approval latencies of the pushes approved in the
+// filter's range to the groups named in shown (a JSON array), from the
+// pushes table (through the pushes_approved index, or a user's or NAS's).
+func (s *Store) rawLatencies(ctx context.Context, f Filter, per Per, shown string, into map[string]*tally) error {
 	var w where
 	if f.User != "" {
 		w.add("user_name = ?", f.User)
@@ -974,40 +1067,25 @@ func (s *Store) pushLatencies(ctx context.Context, f Filter, per Per, out []Summ
 	}
 	sp := f.span()
 	w.add("created_at >= ?", sp.from)
-	if sp.to != noLimit {
-		w.add("created_at < ?", sp.to)
-	}
+	w.add("created_at < ?", sp.to)
+	w.add(per.groupExpr()+" IN (SELECT value FROM json_each(?))", shown)
 	rows, err := s.db.QueryContext(quiet(ctx), `SELECT `+per.groupExpr()+`, decided_at - created_at FROM pushes
 		WHERE outcome = 'approved' AND decided_at IS NOT NULL`+w.sql.String(), w.args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	index := make(map[string]int, len(out))
-	for i, r := range out {
-		index[r.Name] = i
-	}
-	lat := make([][]int64, len(out))
 	for rows.Next() {
 		var name string
 		var d int64
 		if err := rows.Scan(&name, &d); err != nil {
 			return err
 		}
-		if i, ok := index[name]; ok {
-			lat[i] = append(lat[i], d)
+		if t := into[name]; t != nil {
+			t.latencies = append(t.latencies, d)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for i, ds := range lat {
-		slices.Sort(ds)
-		out[i].Approved = int64(len(ds))
-		out[i].LatencyP50 = time.Duration(percentile(ds, 50)) * time.Millisecond
-		out[i].LatencyP95 = time.Duration(percentile(ds, 95)) * time.Millisecond
-	}
-	return nil
+	return rows.Err()
 }
 
 // percentile is the nearest-rank percentile of sorted values.
@@ -1175,23 +1253,56 @@ func (s *Store) RefreshReports(ctx context.Context) error {
 		return s.wrap("rollups", err)
 	}
 	defer s.releaseLease(context.WithoutCancel(ctx), owner)
-	for done < target {
+	// One goroutine reads and sums the next day while this one writes the
+	// last: the two halves take about as long each.
+	type dayRows struct {
+		day    int64 // -1: no events in the days left
+		tables []rollupRows
+		err    error
+	}
+	work, cancel := context.WithCancel(ctx)
+	days := make(chan dayRows, 1)
+	go func() {
+		defer close(days)
+		for d := done; d < target; d += dayMS {
+			// Skip days without events.
+			var next sql.NullInt64
+			err := s.db.QueryRowContext(quiet(work), `SELECT MIN(time) FROM events WHERE time >= ?`, d).Scan(&next)
+			r := dayRows{day: -1, err: err}
+			if err == nil && next.Valid && floorTo(next.Int64, dayMS) < target {
+				d = max(d, floorTo(next.Int64, dayMS))
+				r.day = d
+				r.tables, r.err = s.sumDay(work, d)
+			}
+			select {
+			case days <- r:
+			case <-work.Done():
+				return
+			}
+			if r.err != nil || r.day < 0 {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for range days { // wait for the reader
+		}
+	}()
+	for r := range days {
+		if r.err != nil {
+			return s.wrap("rollups", r.err)
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Skip days without events.
-		var next sql.NullInt64
-		if err := s.db.QueryRowContext(quiet(ctx), `SELECT MIN(time) FROM events WHERE time >= ?`, done).Scan(&next); err != nil {
-			return s.wrap("rollups", err)
-		}
-		if !next.Valid || floorTo(next.Int64, dayMS) >= target {
+		if r.day < 0 {
 			return s.wrap("rollups", s.rollupWrite(ctx, owner, done, nil, target))
 		}
-		done = max(done, floorTo(next.Int64, dayMS))
-		if err := s.rollupDay(ctx, owner, done); err != nil {
+		if err := s.rollupWrite(ctx, owner, r.day, r.tables, r.day+dayMS); err != nil {
 			return s.wrap("rollups", err)
 		}
-		done += dayMS
+		done = r.day + dayMS
 	}
 	return nil
 }
@@ -1256,57 +1367,91 @@ type hourKey struct {
 	client, nasID, method string
 }
 
-// rollupDay reads one day's events in a single pass, sums them per NAS,
-// per user and per hour, and writes the rollup rows.
-func (s *Store) rollupDay(ctx context.Context, owner string, day int64) error {
+// sumDay reads one day's events and approved pushes in a single pass and
+// sums them per NAS, per user and per hour, as rollup rows.
+func (s *Store) sumDay(ctx context.Context, day int64) ([]rollupRows, error) {
 	nas := map[nasKey]*tally{}
 	users := map[userKey]*tally{}
 	hours := map[hourKey]*tally{}
-	rows, err := s.db.QueryContext(quiet(ctx), `SELECT time, user_name, client, nas_identifier, method, calling_station, result, message
-		FROM events WHERE time >= ? AND time < ?`, day, day+dayMS)
+	// Results as numbers and messages only for failures: less text to
+	// copy out of SQLite for each of the day's events.
+	rows, err := s.db.QueryContext(quiet(ctx), `SELECT time / ? * ?, user_name, client, nas_identifier, method, calling_station,
+			CASE result WHEN 'Challenge' THEN 1 WHEN 'Success' THEN 2 WHEN 'Failure' THEN 3 WHEN 'Outer Window Authentication' THEN 4 ELSE 0 END,
+			CASE WHEN result = 'Failure' THEN message ELSE '' END
+		FROM events WHERE time >= ? AND time < ?`, hourMS, hourMS, day, day+dayMS)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for rows.Next() {
-		var t int64
-		var user, client, nasID, method, ip, result, message string
-		if err := rows.Scan(&t, &user, &client, &nasID, &method, &ip, &result, &message); err != nil {
+		var hour int64
+		var result int
+		var user, client, nasID, method, ip, reason string
+		if err := rows.Scan(&hour, &user, &client, &nasID, &method, &ip, &result, &reason); err != nil {
 			rows.Close()
-			return err
+			return nil, err
 		}
-		for _, tl := range []*tally{
-			get(nas, nasKey{client, nasID, method}),
-			get(users, userKey{user, method}),
-		} {
-			tl.event(result, message, ip)
+		var c, su, f, o, l int64
+		switch result {
+		case 1:
+			c = 1
+		case 2:
+			su = 1
+		case 3:
+			f = 1
+			if reason == LockoutMessage {
+				l = 1
+			}
+		case 4:
+			o = 1
 		}
+		get(nas, nasKey{client, nasID, method}).add(c, su, f, o, l, reason, ip)
+		get(users, userKey{user, method}).add(c, su, f, o, l, reason, ip)
 		// Hours keep counts only.
-		get(hours, hourKey{floorTo(t, hourMS), client, nasID, method}).event(result, message, "")
+		get(hours, hourKey{hour, client, nasID, method}).add(c, su, f, o, l, "", "")
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(quiet(ctx), `SELECT user_name, client, nas_identifier, decided_at - created_at FROM pushes
+		WHERE outcome = 'approved' AND decided_at IS NOT NULL AND created_at >= ? AND created_at < ?`, day, day+dayMS)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var user, client, nasID string
+		var d int64
+		if err := rows.Scan(&user, &client, &nasID, &d); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		n, u := get(nas, nasKey{client, nasID, string(mfa.MethodPush)}), get(users, userKey{user, string(mfa.MethodPush)})
+		n.latencies = append(n.latencies, d)
+		u.latencies = append(u.latencies, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	counts := func(t *tally) []any {
 		return []any{t.challenges, t.successes, t.failures, t.outerWindow, t.lockouts}
 	}
 	nasRows := rollupRows{insert: `INSERT INTO report_nas_days (day, client, nas_identifier, method,
-		challenges, successes, failures, outer_window, lockouts, reasons, client_ips) VALUES `}
+		challenges, successes, failures, outer_window, lockouts, reasons, client_ips, push_latencies) VALUES `}
 	for k, t := range nas {
-		reasons, ips := t.encode()
-		nasRows.rows = append(nasRows.rows, append(append([]any{day, k.client, k.nasID, k.method}, counts(t)...), reasons, ips))
+		reasons, ips, lat := t.encode()
+		nasRows.rows = append(nasRows.rows, append(append([]any{day, k.client, k.nasID, k.method}, counts(t)...), reasons, ips, lat))
 	}
 	userRows := rollupRows{insert: `INSERT INTO report_user_days (day, user_name, method,
-		challenges, successes, failures, outer_window, lockouts, reasons, client_ips) VALUES `}
+		challenges, successes, failures, outer_window, lockouts, reasons, client_ips, push_latencies) VALUES `}
 	for k, t := range users {
-		reasons, ips := t.encode()
-		userRows.rows = append(userRows.rows, append(append([]any{day, k.user, k.method}, counts(t)...), reasons, ips))
+		reasons, ips, lat := t.encode()
+		userRows.rows = append(userRows.rows, append(append([]any{day, k.user, k.method}, counts(t)...), reasons, ips, lat))
 	}
 	hourRows := rollupRows{insert: `INSERT INTO report_hours (hour, client, nas_identifier, method,
 		challenges, successes, failures, outer_window, lockouts) VALUES `}
 	for k, t := range hours {
 		hourRows.rows = append(hourRows.rows, append([]any{k.hour, k.client, k.nasID, k.method}, counts(t)...))
 	}
-	return s.rollupWrite(ctx, owner, day, []rollupRows{nasRows, userRows, hourRows}, day+dayMS)
+	return []rollupRows{nasRows, userRows, hourRows}, nil
 }
 
 func get[K comparable](m map[K]*tally, k K) *tally {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
@@ -665,6 +666,18 @@ func TestQueryPlans(t *testing.T) {
 			}
 			if !strings.Contains(text, "INDEX") {
 				t.Fatalf("plan uses no index:\n%s", text)
+			}
+		})
+	}
+}
+
+func TestIPHashIsFNV1a(t *testing.T) {
+	for _, ip := range []string{"", "192.0.2.1", "2001:db8::1", "aa:bb:cc:dd:ee:ff"} {
+		t.Run(ip, func(t *testing.T) {
+			h := fnv.New64a()
+			h.Write([]byte(ip))
+			if got, want := ipHash(ip), h.Sum64(); got != want {
+				t.Fatalf("got %x, want %x", got, want)
 			}
 		})
 	}

@@ -25,6 +25,10 @@ CREATE INDEX pushes_approved ON pushes (created_at, client, nas_identifier, user
 -- hashes (8 bytes each, little-endian): distinct counts over any number of
 -- days are exact (up to hash collisions, about one in 10^12 for a million
 -- addresses) without storing one row per address and day.
+-- push_latencies: the approval latencies (ms) of the pushes approved that
+-- day, sorted, as unsigned varints of the differences: exact percentiles
+-- over any range from a few hundred bytes per row (only method 'push' rows
+-- have them).
 
 -- Per day, NAS and method.
 CREATE TABLE report_nas_days (
@@ -38,7 +42,8 @@ CREATE TABLE report_nas_days (
 	outer_window    INTEGER NOT NULL,
 	lockouts        INTEGER NOT NULL,        -- Failure events "account locked"
 	reasons         TEXT NOT NULL,
-	client_ips      BLOB NOT NULL
+	client_ips      BLOB NOT NULL,
+	push_latencies  BLOB NOT NULL
 ) STRICT;
 CREATE INDEX report_nas_days_day ON report_nas_days (day);
 
@@ -53,7 +58,8 @@ CREATE TABLE report_user_days (
 	outer_window    INTEGER NOT NULL,
 	lockouts        INTEGER NOT NULL,
 	reasons         TEXT NOT NULL,
-	client_ips      BLOB NOT NULL
+	client_ips      BLOB NOT NULL,
+	push_latencies  BLOB NOT NULL
 ) STRICT;
 CREATE INDEX report_user_days_day ON report_user_days (day);
 
