@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/radmfa/radmfa/internal/mfa"
 	"github.com/radmfa/radmfa/sqlite"
 )
 
@@ -23,13 +24,23 @@ an authenticator app and a hardware token); any enabled device may answer.`,
 
 func (c *cli) deviceAddCommand() *cobra.Command {
 	var kf keyFlags
+	var push bool
+	var to, notifier string
 	cmd := &cobra.Command{
 		Use:   "add USER",
-		Short: "Add another TOTP device to a user and show its QR code",
-		Long: `Add a TOTP device to an existing user. Options are those of "radmfa user add":
-a new secret by default, or --secret / --uri to import one.`,
+		Short: "Add another TOTP device, or a push device, to a user",
+		Long: `Add a device to an existing user.
+
+A TOTP device: options are those of "radmfa user add" (a new secret by default,
+or --secret / --uri to import one).
+
+A push device (--push): where radmfa serve sends sign-in requests to approve,
+an address on a notifier: the user's ntfy topic, phone number or e-mail address
+(--to), on the named notifier (--notifier, default: the default notifier).
+TOTP and push devices coexist: the app's code works when a push cannot arrive.`,
 		Example: `  radmfa device add alice --device tablet
-  radmfa device add alice --device yubikey --secret - < secret.txt`,
+  radmfa device add alice --device yubikey --secret - < secret.txt
+  radmfa device add alice --push --to alice-4f9c2e --device phone-push`,
 		Args: exactArgs("USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := c.config()
@@ -52,6 +63,12 @@ a new secret by default, or --secret / --uri to import one.`,
 			var names []string
 			for _, d := range u.Devices {
 				names = append(names, d.Name)
+			}
+			if push {
+				return c.addPushDevice(cmd, store, name, kf.device, names, to, notifier)
+			}
+			if to != "" || notifier != "" {
+				return usagef("--to and --notifier are for push devices (--push)")
 			}
 			device, err := pickDeviceName(kf.device, names)
 			if err != nil {
@@ -76,7 +93,53 @@ a new secret by default, or --secret / --uri to import one.`,
 		},
 	}
 	kf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&push, "push", false, "add a push device (no secret; needs --to)")
+	cmd.Flags().StringVar(&to, "to", "", "push device: the address on the notifier (ntfy topic, phone number, e-mail)")
+	cmd.Flags().StringVar(&notifier, "notifier", "", "push device: the notifier's name (default: the default notifier)")
 	return cmd
+}
+
+// addPushDevice adds a push device (an address on a notifier).
+func (c *cli) addPushDevice(cmd *cobra.Command, store *sqlite.Store, user, requested string, existing []string, to, notifier string) error {
+	for _, f := range []string{"secret", "uri", "algorithm", "digits", "period", "qr"} {
+		if cmd.Flags().Changed(f) {
+			return usagef("--%s does not apply to a push device", f)
+		}
+	}
+	if to == "" {
+		return usagef("a push device needs --to: the user's address on the notifier")
+	}
+	name := requested
+	if name == "" {
+		name = "push"
+		for i := 2; contains(existing, name); i++ {
+			name = fmt.Sprintf("push%d", i)
+		}
+	} else if !validDeviceName(name) {
+		return usagef("device name %q: use 1 to 64 letters, digits, '.', '_' or '-'", name)
+	}
+	dev := mfa.Device{Name: name, Kind: mfa.DevicePush, Address: to, Notifier: notifier}
+	if err := store.AddDevice(cmd.Context(), c.actor(), user, dev); err != nil {
+		if errors.Is(err, sqlite.ErrExists) {
+			return fmt.Errorf("user %q already has a device %q", user, name)
+		}
+		return notFound(err)
+	}
+	via := notifier
+	if via == "" {
+		via = "the default notifier"
+	}
+	fmt.Fprintf(c.stdout, "Push device %q for user %q: sign-in requests go to %s via %s.\n", name, user, to, via)
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *cli) deviceListCommand() *cobra.Command {

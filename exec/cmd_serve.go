@@ -21,6 +21,7 @@ import (
 
 	"github.com/radmfa/radmfa/exec/rlmrest"
 	"github.com/radmfa/radmfa/internal/metrics"
+	"github.com/radmfa/radmfa/internal/web/approve"
 	"github.com/radmfa/radmfa/internal/mfa"
 	"github.com/radmfa/radmfa/sqlite"
 )
@@ -120,10 +121,20 @@ type server struct {
 	log       zerolog.Logger
 	store     *sqlite.Store
 	batcher   *sqlite.Batcher
+	broker    *mfa.Broker
+	engine    *mfa.Engine
 	handler   *rlmrest.Handler
 	http      *http.Server
+	approval  *http.Server // the public approval page; nil when off
 	listeners []net.Listener
 	sockets   []string
+	closers   []func()
+}
+
+// serverOptions are what tests (and the plugin host) inject.
+type serverOptions struct {
+	// notifier delivers pushes and alerts; nil: push is not available.
+	notifier mfa.Notifier
 }
 
 func (c *cli) runServe(ctx context.Context) error {
@@ -136,7 +147,7 @@ func (c *cli) runServe(ctx context.Context) error {
 		return err
 	}
 	defer closeLog()
-	s, err := startServer(ctx, cfg, log)
+	s, err := startServer(ctx, cfg, log, serverOptions{})
 	if err != nil {
 		return err
 	}
@@ -145,17 +156,24 @@ func (c *cli) runServe(ctx context.Context) error {
 }
 
 // startServer opens the store and the listeners and starts serving.
-func startServer(ctx context.Context, cfg *config, log zerolog.Logger) (*server, error) {
+func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverOptions) (*server, error) {
 	store, err := sqlite.Open(ctx, cfg.Store, sqlite.Options{Create: true})
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, store: store, batcher: store.NewBatcher(0)}
-	engine, err := mfa.New(s.batcher, cfg.engineConfig())
+	s := &server{log: log, store: store, batcher: store.NewBatcher(0), broker: mfa.NewBroker(store.PushOutcome)}
+	opts := []mfa.Option{mfa.WithPushWaiter(s.broker)}
+	if o.notifier != nil {
+		opts = append(opts, mfa.WithNotifier(o.notifier))
+	} else if cfg.Push.ApprovalURL != "" {
+		log.Warn().Msg("push.approval_url is set but no notifier is configured: push triggers ask for the app's code instead")
+	}
+	engine, err := mfa.New(s.batcher, cfg.engineConfig(), opts...)
 	if err != nil {
 		s.close()
 		return nil, err
 	}
+	s.engine = engine
 	reg := metrics.NewRegistry()
 	s.handler = &rlmrest.Handler{
 		Decider: engine,
@@ -213,8 +231,64 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger) (*server,
 		}()
 		log.Info().Str("listen", l.Addr().Network()+":"+l.Addr().String()).Msg("RADIUS-side API listening")
 	}
+	if cfg.Approval.Listen != "" {
+		if err := s.startApproval(cfg); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	log.Info().Str("database", store.Path()).Str("version", versionString()).Msg("radmfa serve started")
 	return s, nil
+}
+
+// startApproval serves the push approval page on its own (public)
+// listener, over TLS when configured.
+func (s *server) startApproval(cfg *config) error {
+	key, err := cfg.Approval.apiKey()
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", cfg.Approval.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: approval listener %s: %w", cfg.Approval.Listen, err)
+	}
+	s.listeners = append(s.listeners, l)
+	log := s.log.With().Str("listener", "approval").Logger()
+	mux := http.NewServeMux()
+	page := approve.New(s.engine, key, log)
+	mux.Handle("/approve/", page)
+	mux.Handle("/api/v1/push/", page)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	s.approval = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          stdlog.New(httpErrorLog{log}, "", 0),
+	}
+	tlsOn := cfg.Approval.TLSCert != ""
+	if tlsOn {
+		cert, err := tls.LoadX509KeyPair(cfg.Approval.TLSCert, cfg.Approval.TLSKey)
+		if err != nil {
+			return fmt.Errorf("serve: approval TLS: %w", err)
+		}
+		s.approval.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	go func() {
+		var err error
+		if tlsOn {
+			err = s.approval.ServeTLS(l, "", "")
+		} else {
+			err = s.approval.Serve(l)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("approval listener failed")
+		}
+	}()
+	log.Info().Str("listen", l.Addr().String()).Bool("tls", tlsOn).Msg("push approval page listening")
+	return nil
 }
 
 // listen opens a TCP or unix listener. A unix socket is created mode 0660
@@ -259,6 +333,9 @@ func (s *server) shutdown(timeout time.Duration) error {
 	if err != nil {
 		s.log.Error().Err(err).Msg("requests still in flight at the shutdown timeout")
 	}
+	if s.approval != nil {
+		s.approval.Shutdown(ctx)
+	}
 	s.close()
 	s.log.Info().Msg("radmfa serve stopped")
 	return err
@@ -267,6 +344,9 @@ func (s *server) shutdown(timeout time.Duration) error {
 func (s *server) close() {
 	for _, l := range s.listeners {
 		l.Close()
+	}
+	for _, c := range s.closers {
+		c()
 	}
 	s.batcher.Close()
 	s.store.Close()
@@ -317,6 +397,18 @@ func (s *server) registerMetrics(reg *metrics.Registry) {
 			return -1
 		}
 		return float64(n)
+	})
+	reg.NewGaugeFunc("radmfa_pending_pushes", "Pushes waiting for an answer.", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := s.store.PendingPushes(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	reg.NewGaugeFunc("radmfa_push_waiters", "Requests waiting in this process for a push to be answered.", func() float64 {
+		return float64(s.broker.Waiting())
 	})
 	reg.NewGaugeFunc("go_goroutines", "Number of goroutines.", func() float64 { return float64(runtime.NumGoroutine()) })
 	reg.NewGaugeFunc("process_resident_memory_bytes", "Resident memory size in bytes.", func() float64 {

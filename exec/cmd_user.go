@@ -23,7 +23,8 @@ func (c *cli) userCommand() *cobra.Command {
 Every change is recorded in the audit log (radmfa report audit).`,
 	}
 	cmd.AddCommand(c.userAddCommand(), c.userListCommand(), c.userShowCommand(),
-		c.userSetCommand("enable", false), c.userSetCommand("disable", true), c.userRemoveCommand())
+		c.userSetCommand("enable", false), c.userSetCommand("disable", true), c.userRemoveCommand(),
+		c.userUnlockCommand())
 	return cmd
 }
 
@@ -113,13 +114,15 @@ type deviceJSON struct {
 	Enabled   bool       `json:"enabled"`
 	CreatedAt time.Time  `json:"created_at"`
 	LastUsed  *time.Time `json:"last_used,omitempty"`
+	Address   string     `json:"address,omitempty"`
+	Notifier  string     `json:"notifier,omitempty"`
 }
 
 func toJSON(u sqlite.UserInfo) userJSON {
 	j := userJSON{Name: u.Name, Enabled: !u.Disabled, CreatedAt: u.CreatedAt, Devices: []deviceJSON{}}
 	for _, d := range u.Devices {
 		dj := deviceJSON{Name: d.Name, Type: d.Kind.String(), Algorithm: d.Algorithm, Digits: d.Digits,
-			Period: d.Period, Enabled: !d.Disabled, CreatedAt: d.CreatedAt}
+			Period: d.Period, Enabled: !d.Disabled, CreatedAt: d.CreatedAt, Address: d.Address, Notifier: d.Notifier}
 		if !d.LastUsed.IsZero() {
 			t := d.LastUsed
 			dj.LastUsed = &t
@@ -218,7 +221,13 @@ func (c *cli) userShowCommand() *cobra.Command {
 				if asJSON {
 					return writeJSON(c.stdout, toJSON(u))
 				}
-				fmt.Fprintf(c.stdout, "User:    %s\nStatus:  %s\nCreated: %s\n\n", u.Name, status(u.Disabled), timeText(u.CreatedAt))
+				st := status(u.Disabled)
+			if !u.LockedUntil.IsZero() && time.Now().Before(u.LockedUntil) {
+				st += ", locked until " + timeText(u.LockedUntil) + " (radmfa user unlock " + u.Name + ")"
+			} else if u.Failures > 0 {
+				st += fmt.Sprintf(", %d recent failure(s)", u.Failures)
+			}
+			fmt.Fprintf(c.stdout, "User:    %s\nStatus:  %s\nCreated: %s\n\n", u.Name, st, timeText(u.CreatedAt))
 				printDevices(c.stdout, u.Devices)
 				events, err := store.Events(cmd.Context(), sqlite.EventQuery{User: name, Limit: 5})
 				if err != nil {
@@ -244,6 +253,10 @@ func printDevices(w io.Writer, devices []sqlite.DeviceInfo) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "DEVICE\tTYPE\tALGORITHM\tDIGITS\tPERIOD\tSTATUS\tCREATED\tLAST USED")
 	for _, d := range devices {
+		if d.Kind == mfa.DevicePush {
+			fmt.Fprintf(tw, "%s\t%s\t-> %s\t-\t-\t%s\t%s\t-\n", d.Name, d.Kind, d.Address, status(d.Disabled), timeText(d.CreatedAt))
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%ds\t%s\t%s\t%s\n", d.Name, d.Kind, d.Algorithm, d.Digits, d.Period,
 			status(d.Disabled), timeText(d.CreatedAt), timeText(d.LastUsed))
 	}
@@ -261,6 +274,26 @@ func (c *cli) userSetCommand(verb string, disable bool) *cobra.Command {
 					return notFound(err)
 				}
 				fmt.Fprintf(c.stdout, "User %q %sd.\n", name, verb)
+				return nil
+			})
+		},
+	}
+}
+
+func (c *cli) userUnlockCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unlock NAME",
+		Short: "Clear a user's lockout and failure count",
+		Long: `A user is locked for [lockout] duration (15m) after [lockout] failures (5)
+consecutive failures: wrong or replayed codes, invalid passcodes, pushes denied
+with "It wasn't me" or a wrong number. unlock ends the lock now.`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+				if err := store.UnlockUser(cmd.Context(), c.actor(), name); err != nil {
+					return notFound(err)
+				}
+				fmt.Fprintf(c.stdout, "User %q unlocked.\n", name)
 				return nil
 			})
 		},

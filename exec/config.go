@@ -28,14 +28,19 @@ type config struct {
 	// Node names this radmfa in events. Default: the host name.
 	Node string `toml:"node"`
 
-	Store     sqlite.Config       `toml:"store"`
-	OTP       mfa.OTPConfig       `toml:"otp"`
-	Challenge mfa.ChallengeConfig `toml:"challenge"`
-	Users     mfa.UserNames       `toml:"users"`
-	Enroll    enrollConfig        `toml:"enroll"`
-	Exec      execConfig          `toml:"exec"`
-	Serve     serveConfig         `toml:"serve"`
-	Log       logConfig           `toml:"log"`
+	Store     sqlite.Config          `toml:"store"`
+	OTP       mfa.OTPConfig          `toml:"otp"`
+	Challenge mfa.ChallengeConfig    `toml:"challenge"`
+	Users     mfa.UserNames          `toml:"users"`
+	Enroll    enrollConfig           `toml:"enroll"`
+	Exec      execConfig             `toml:"exec"`
+	Serve     serveConfig            `toml:"serve"`
+	Log       logConfig              `toml:"log"`
+	Retention sqlite.RetentionConfig `toml:"retention"`
+	Push      mfa.PushConfig         `toml:"push"`
+	Lockout   mfa.LockoutConfig      `toml:"lockout"`
+	Profiles  []mfa.Profile          `toml:"profile"`
+	Approval  approvalConfig         `toml:"approval"`
 
 	// file is where the config came from ("" for the embedded default).
 	file string
@@ -113,7 +118,8 @@ func (c *config) resolve() error {
 		c.DataDir = DefaultDataDir
 	}
 	var err error
-	for _, p := range []*string{&c.DataDir, &c.Store.Path, &c.Store.KeyFile, &c.Log.File, &c.Serve.TLSCert, &c.Serve.TLSKey} {
+	for _, p := range []*string{&c.DataDir, &c.Store.Path, &c.Store.KeyFile, &c.Log.File, &c.Serve.TLSCert, &c.Serve.TLSKey,
+		&c.Approval.TLSCert, &c.Approval.TLSKey, &c.Approval.APIKeyFile} {
 		if *p, err = abs(*p); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
@@ -145,6 +151,9 @@ func (c *config) validate() error {
 		c.Exec.validate(),
 		c.Serve.validate(),
 		c.Log.validate(),
+		c.Retention.Validate(),
+		c.Approval.validate(),
+		c.engineConfig().Validate(),
 	)
 }
 
@@ -154,5 +163,6 @@ func (c *config) engineConfig() mfa.Config {
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	return mfa.Config{OTP: c.OTP, Challenge: c.Challenge, Users: c.Users, Node: node}
+	return mfa.Config{OTP: c.OTP, Challenge: c.Challenge, Users: c.Users, Push: c.Push, Lockout: c.Lockout,
+		Profiles: c.Profiles, Node: node}
 }

@@ -42,7 +42,7 @@ func testServer(t *testing.T, dir string) (*server, string, string) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := startServer(context.Background(), cfg, zerolog.Nop())
+	s, err := startServer(context.Background(), cfg, zerolog.Nop(), serverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestServeTLS(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := startServer(context.Background(), cfg, zerolog.Nop())
+	s, err := startServer(context.Background(), cfg, zerolog.Nop(), serverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,15 +39,33 @@ type Handler struct {
 	Observe func(req mfa.Request, d mfa.Decision, status int, took time.Duration)
 
 	draining atomic.Bool
+	drainMu  sync.Mutex
+	drainCtx context.Context // canceled by Drain: ends push waits
+	drain    context.CancelFunc
 }
 
 // DefaultTimeout bounds a decision when Handler.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
 
-// Drain makes every later request answer NoReply: radmfa is shutting down,
+// Drain makes every later request answer NoReply, and ends the waits of
+// requests waiting for a push with NoReply too: radmfa is shutting down,
 // and FreeRADIUS should stay silent so the NAS retransmits to the next
-// radmfa rather than give the user a Reject.
-func (h *Handler) Drain() { h.draining.Store(true) }
+// radmfa (which joins the push, still pending in the store) rather than
+// give the user a Reject. Decisions that need no wait finish normally.
+func (h *Handler) Drain() {
+	h.draining.Store(true)
+	h.drainContext()
+	h.drain()
+}
+
+func (h *Handler) drainContext() context.Context {
+	h.drainMu.Lock()
+	defer h.drainMu.Unlock()
+	if h.drainCtx == nil {
+		h.drainCtx, h.drain = context.WithCancel(context.Background())
+	}
+	return h.drainCtx
+}
 
 // recordTimeout bounds writing an event after a failure.
 const recordTimeout = 2 * time.Second
@@ -74,6 +93,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	defer context.AfterFunc(h.drainContext(), cancel)()
 
 	body, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	var req mfa.Request
@@ -100,6 +120,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Warn().Str("user", mfa.Printable(req.UserName)).Str("reason", parseErr.Error()).Msg("refused malformed request")
 	} else {
 		d, err = h.Decider.Decide(ctx, req)
+	}
+	if err != nil && errors.Is(err, mfa.ErrInterrupted) && h.draining.Load() {
+		log.Info().Str("tx", d.TxID).Msg("shutting down while waiting for a push: no reply (the push stays pending)")
+		write(w, NoReply())
+		return
 	}
 	if err != nil {
 		cause := err.Error()
