@@ -21,8 +21,8 @@ import (
 
 	"github.com/radmfa/radmfa/exec/rlmrest"
 	"github.com/radmfa/radmfa/internal/metrics"
-	"github.com/radmfa/radmfa/internal/web/approve"
 	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/internal/web/approve"
 	"github.com/radmfa/radmfa/sqlite"
 )
 

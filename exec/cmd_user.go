@@ -222,12 +222,12 @@ func (c *cli) userShowCommand() *cobra.Command {
 					return writeJSON(c.stdout, toJSON(u))
 				}
 				st := status(u.Disabled)
-			if !u.LockedUntil.IsZero() && time.Now().Before(u.LockedUntil) {
-				st += ", locked until " + timeText(u.LockedUntil) + " (radmfa user unlock " + u.Name + ")"
-			} else if u.Failures > 0 {
-				st += fmt.Sprintf(", %d recent failure(s)", u.Failures)
-			}
-			fmt.Fprintf(c.stdout, "User:    %s\nStatus:  %s\nCreated: %s\n\n", u.Name, st, timeText(u.CreatedAt))
+				if !u.LockedUntil.IsZero() && time.Now().Before(u.LockedUntil) {
+					st += ", locked until " + timeText(u.LockedUntil) + " (radmfa user unlock " + u.Name + ")"
+				} else if u.Failures > 0 {
+					st += fmt.Sprintf(", %d recent failure(s)", u.Failures)
+				}
+				fmt.Fprintf(c.stdout, "User:    %s\nStatus:  %s\nCreated: %s\n\n", u.Name, st, timeText(u.CreatedAt))
 				printDevices(c.stdout, u.Devices)
 				events, err := store.Events(cmd.Context(), sqlite.EventQuery{User: name, Limit: 5})
 				if err != nil {
