@@ -1,0 +1,379 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/radmfa/radmfa/exec/ntlmauth"
+	"github.com/radmfa/radmfa/internal/mschap"
+)
+
+// mschapv2 is one MS-CHAPv2 Access-Request as a client builds it for a user
+// name and password (RFC 2759; freeradius-notes §6), and what it takes to
+// check FreeRADIUS's answer.
+//
+// Use it with any FreeRADIUS the tests run:
+//
+//	m := newMSCHAPv2(t, "alice", code)
+//	r := fr.send(t, m.attrs...)
+//	m.checkAccept(t, r) // or m.checkReject(t, r, "E=691")
+type mschapv2 struct {
+	attrs []string // radclient input: User-Name, MS-CHAP-Challenge, MS-CHAP2-Response
+
+	userName      string // User-Name as sent
+	password      string
+	authChallenge []byte // MS-CHAP-Challenge: the NAS's 16 bytes
+	peerChallenge []byte // the client's 16 bytes
+	ntResponse    []byte // 24 bytes
+	ident         byte
+}
+
+// newMSCHAPv2 builds the request with fresh random challenges. The
+// challenge hash uses the user name without any DOMAIN\ prefix, as Windows
+// clients compute it and as rlm_mschap checks it.
+func newMSCHAPv2(t *testing.T, userName, password string) *mschapv2 {
+	t.Helper()
+	m := &mschapv2{userName: userName, password: password, ident: 1,
+		authChallenge: make([]byte, mschap.ChallengeLen), peerChallenge: make([]byte, mschap.ChallengeLen)}
+	rand.Read(m.authChallenge)
+	rand.Read(m.peerChallenge)
+	r, err := mschap.GenerateNTResponse(m.authChallenge, m.peerChallenge, m.challengeName(), []byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ntResponse = r[:]
+	// MS-CHAP2-Response: Ident, Flags (0), Peer-Challenge, 8 reserved zero
+	// bytes, NT-Response (RFC 2548 §2.3.2).
+	resp := []byte{m.ident, 0}
+	resp = append(resp, m.peerChallenge...)
+	resp = append(resp, make([]byte, 8)...)
+	resp = append(resp, m.ntResponse...)
+	m.attrs = []string{
+		"User-Name = " + str(userName),
+		"MS-CHAP-Challenge = 0x" + hex.EncodeToString(m.authChallenge),
+		"MS-CHAP2-Response = 0x" + hex.EncodeToString(resp),
+	}
+	return m
+}
+
+// challengeName is the user name the challenge hash covers.
+func (m *mschapv2) challengeName() string {
+	if i := strings.LastIndexByte(m.userName, '\\'); i >= 0 {
+		return m.userName[i+1:]
+	}
+	return m.userName
+}
+
+// checkAccept checks an Access-Accept for this request: MS-CHAP2-Success
+// carries the identifier and the authenticator response that only a
+// server knowing the password can compute, and the MPPE keys are the ones
+// RFC 3079 derives from the password.
+func (m *mschapv2) checkAccept(t *testing.T, r reply) {
+	t.Helper()
+	if r.Code != "Access-Accept" {
+		t.Fatalf("got %s %v, want Access-Accept", r.Code, r.Attrs)
+	}
+	key, err := mschap.NTKey([]byte(m.password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := mschap.AuthenticatorResponse(key, m.ntResponse, m.peerChallenge, m.authChallenge, m.challengeName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.get("MS-CHAP2-Success"); got != "0x"+hex.EncodeToString(append([]byte{m.ident}, want...)) {
+		t.Errorf("MS-CHAP2-Success = %q, want ident %d and %q", got, m.ident, want)
+	}
+	send, recv, err := mschap.ServerKeys(key, m.ntResponse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.get("MS-MPPE-Send-Key"); got != send.Octets() {
+		t.Errorf("MS-MPPE-Send-Key = %q, want %q", got, send.Octets())
+	}
+	if got := r.get("MS-MPPE-Recv-Key"); got != recv.Octets() {
+		t.Errorf("MS-MPPE-Recv-Key = %q, want %q", got, recv.Octets())
+	}
+}
+
+// checkReject checks an Access-Reject for this request that carries no
+// success or keys, and whose MS-CHAP-Error contains wantError (such as
+// "E=691 R=1", "E=647", "M=Password expired"; "" checks only the reject).
+func (m *mschapv2) checkReject(t *testing.T, r reply, wantError string) {
+	t.Helper()
+	if r.Code != "Access-Reject" {
+		t.Fatalf("got %s %v, want Access-Reject", r.Code, r.Attrs)
+	}
+	for _, a := range []string{"MS-CHAP2-Success", "MS-MPPE-Send-Key", "MS-MPPE-Recv-Key"} {
+		if v := r.get(a); v != "" {
+			t.Errorf("Access-Reject carries %s = %q", a, v)
+		}
+	}
+	if got := r.get("MS-CHAP-Error"); !strings.Contains(got, wantError) {
+		t.Errorf("MS-CHAP-Error = %q, want it to contain %q", got, wantError)
+	}
+}
+
+// startFreeRADIUSWith runs threaded FreeRADIUS from radiusd-minimal.conf
+// with the given files (path relative to the config dir: mods-enabled/x,
+// sites-enabled/y, users, …) and {{PORT}} in them replaced by its port.
+func startFreeRADIUSWith(t *testing.T, files map[string]string) *freeRADIUS {
+	t.Helper()
+	need(t, "freeradius", "radclient")
+	dir := filepath.Join(t.TempDir(), "raddb")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fr := &freeRADIUS{dir: dir, port: freePort(t), secret: "testing123", out: &lockedBuffer{}}
+	for _, d := range []string{"mods-enabled", "policy.d", "sites-enabled"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		content = strings.ReplaceAll(content, "{{PORT}}", strconv.Itoa(fr.port))
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snippetAs(t, dir, "radiusd-minimal.conf", "radiusd.conf", "{{DIR}}", dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "freeradius", "-f", "-xx", "-l", "stdout", "-d", dir)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Stdout, cmd.Stderr = fr.out, fr.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("FreeRADIUS output (tail):\n%s", tail(fr.out.String(), 80))
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(fr.out.String(), "Ready to process requests") {
+		select {
+		case err := <-done:
+			t.Fatalf("freeradius exited: %v\n%s", err, fr.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("freeradius not ready after 15 s:\n%s", tail(fr.out.String(), 40))
+		}
+	}
+	return fr
+}
+
+// mschapSite is a virtual server that authenticates MS-CHAP with the
+// mschap module: authorize finds the password (files) or nothing (the
+// ntlm_auth helper checks it) and sets Auth-Type MS-CHAP.
+const mschapSite = `server mschap_test {
+	listen {
+		type = auth
+		ipaddr = 127.0.0.1
+		port = {{PORT}}
+	}
+	authorize {
+		files
+		mschap
+	}
+	authenticate {
+		Auth-Type MS-CHAP {
+			mschap
+		}
+	}
+}
+`
+
+// mschapModule is the mschap module as freeradius-notes §6 configures it;
+// ntlmAuth is its ntlm_auth line ("" for the built-in check).
+func mschapModule(ntlmAuth string) string {
+	m := "mschap {\n\tuse_mppe = yes\n\trequire_encryption = yes\n\trequire_strong = yes\n"
+	if ntlmAuth != "" {
+		m += "\tntlm_auth = \"" + ntlmAuth + "\"\n\tntlm_auth_timeout = 5\n"
+	}
+	return m + "}\n"
+}
+
+const filesModule = "files {\n\tfilename = ${confdir}/users\n}\n"
+
+// TestMSCHAPv2BuiltIn proves the request builder against FreeRADIUS's own
+// MS-CHAPv2 check with a plain users-file password: no radmfa involved.
+func TestMSCHAPv2BuiltIn(t *testing.T) {
+	const password = "Correct horse, pässword 1"
+	fr := startFreeRADIUSWith(t, map[string]string{
+		"mods-enabled/mschap":       mschapModule(""),
+		"mods-enabled/files":        filesModule,
+		"sites-enabled/mschap_test": mschapSite,
+		"users":                     "bob\tCleartext-Password := " + str(password) + "\nDEFAULT\tUser-Name == " + str(`CORP\carol`) + ", Cleartext-Password := " + str(password) + "\n",
+	})
+	t.Run("right password", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", password)
+		m.checkAccept(t, fr.send(t, m.attrs...))
+	})
+	t.Run("right password with a domain", func(t *testing.T) {
+		m := newMSCHAPv2(t, `CORP\carol`, password)
+		m.checkAccept(t, fr.send(t, m.attrs...))
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", password+"x")
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1 C=")
+	})
+	t.Run("password in another case", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", strings.ToUpper(password))
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1 C=")
+	})
+	t.Run("response for another user name", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", password)
+		m.attrs[0] = "User-Name = " + str(`CORP\carol`)
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1 C=")
+	})
+}
+
+// helperCall is one line of the test helper's --test-log.
+type helperCall struct {
+	Args     []string
+	UserName string
+	Domain   string
+	Ignored  []ntlmauth.Flag
+	Error    string
+	Environ  []string
+}
+
+// TestMSCHAPv2NTLMAuthHelper runs FreeRADIUS's mschap module with
+// ntlm_auth pointing at a helper built from exec/ntlmauth and
+// internal/mschap (testdata/ntlmhelper, one fixed password): the real
+// module's argv must parse, and its NT_KEY and failure lines must give the
+// Accept with MPPE keys and the MS-CHAP errors they promise.
+func TestMSCHAPv2NTLMAuthHelper(t *testing.T) {
+	need(t, "freeradius", "radclient")
+	const password = "Helper pässword 1" // testdata/ntlmhelper's
+	dir := t.TempDir()
+	helper := filepath.Join(dir, "ntlmhelper")
+	build := exec.Command("go", "build", "-o", helper, "./testdata/ntlmhelper")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the helper: %v\n%s", err, out)
+	}
+	logFile := filepath.Join(dir, "calls.jsonl")
+	// The flags as freeradius-notes §6 gives them, plus Samba flags the
+	// helper must ignore; --challenge in the "--flag value" form.
+	ntlmAuth := helper + " --test-log=" + logFile + " --request-nt-key --allow-mschapv2 --helper-protocol=ntlm-server-1" +
+		" --username=%{mschap:User-Name} --domain=%{%{mschap:NT-Domain}:-NONE}" +
+		" --challenge %{%{mschap:Challenge}:-00} --nt-response=%{%{mschap:NT-Response}:-00}"
+	fr := startFreeRADIUSWith(t, map[string]string{
+		"mods-enabled/mschap":       mschapModule(ntlmAuth),
+		"mods-enabled/files":        filesModule,
+		"sites-enabled/mschap_test": mschapSite,
+		"users":                     "", // no passwords: the helper checks them
+	})
+
+	// What rlm_mschap 3.2 made of each failure line, as the client sees it
+	// in MS-CHAP-Error: R=1 allows a retry, R=0 does not.
+	tests := []struct {
+		name, user, password string
+		wantError            string // "" wants an Accept
+		wantUser, wantDomain string // what the helper parsed
+	}{
+		{"right password", "bob", password, "", "bob", ""},
+		{"NT_KEY in lowercase hex", "lowercase", password, "", "lowercase", ""},
+		{"right password with a domain", `CORP\carol`, password, "", "carol", "CORP"},
+		{"user name with spaces and quotes", `O'Brien, "x" y`, password, "", `O'Brien, "x" y`, ""},
+		{"wrong password", "bob", "Helper password 1", "E=691 R=1 C=", "bob", ""},
+		{"trigger p fails", "bob", "p", "E=691 R=1 C=", "bob", ""},
+		{"trigger space fails", "bob", " ", "E=691 R=1 C=", "bob", ""},
+		{"account locked out", "locked", password, "E=647 R=0 C=", "locked", ""},
+		{"password expired", "expired", password, "E=648 R=0 C=", "expired", ""},
+		{"account disabled", "disabled", password, "E=691 R=0 C=", "disabled", ""},
+		{"no logon servers", "nologon", password, "E=691 R=1 C=", "nologon", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(readHelperLog(t, logFile))
+			m := newMSCHAPv2(t, tt.user, tt.password)
+			r := fr.send(t, m.attrs...)
+			if tt.wantError == "" {
+				m.checkAccept(t, r)
+			} else {
+				m.checkReject(t, r, tt.wantError)
+			}
+			calls := readHelperLog(t, logFile)
+			if len(calls) != before+1 {
+				t.Fatalf("helper ran %d times, want once", len(calls)-before)
+			}
+			c := calls[len(calls)-1]
+			if c.Error != "" || c.UserName != tt.wantUser || c.Domain != tt.wantDomain {
+				t.Fatalf("helper parsed user %q domain %q error %q from %q; want user %q domain %q", c.UserName, c.Domain, c.Error, c.Args, tt.wantUser, tt.wantDomain)
+			}
+			var ignored []string
+			for _, f := range c.Ignored {
+				ignored = append(ignored, f.Name+"="+f.Value)
+			}
+			if want := "test-log=" + logFile + " request-nt-key= allow-mschapv2= helper-protocol=ntlm-server-1"; strings.Join(ignored, " ") != want {
+				t.Errorf("ignored flags %q, want %q", ignored, want)
+			}
+			if len(c.Environ) != 0 {
+				t.Errorf("helper environment %q, want empty (freeradius-notes §6)", c.Environ)
+			}
+		})
+	}
+
+	// "No logon servers" is the one failure that makes the module fail
+	// rather than reject (radmfa could not decide): a site may map that
+	// rcode differently, e.g. to fail open.
+	if n := strings.Count(fr.out.String(), "[mschap] = fail"); n != 1 {
+		t.Errorf("mschap failed %d times, want once (no logon servers)", n)
+	}
+
+	t.Run("no MS-CHAP attributes", func(t *testing.T) {
+		// Without MS-CHAP attributes mschap does not take the request:
+		// nothing authenticates it, and the helper never runs.
+		before := len(readHelperLog(t, logFile))
+		r := fr.send(t, "User-Name = "+str("bob"), "User-Password = "+str(password))
+		if r.Code != "Access-Reject" {
+			t.Fatalf("got %s, want Access-Reject", r.Code)
+		}
+		if n := len(readHelperLog(t, logFile)); n != before {
+			t.Fatalf("helper ran %d times, want 0", n-before)
+		}
+	})
+}
+
+func readHelperLog(t *testing.T, path string) []helperCall {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var calls []helperCall
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var c helperCall
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("helper log: %v: %s", err, sc.Text())
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
