@@ -2,7 +2,8 @@
 # Installs the system packages radmfa's demo and tests need, when missing:
 # FreeRADIUS (server, rlm_rest, radclient/radtest), oathtool, gcc for cgo (SQLite), and
 # OpenLDAP's slapd and ldap-utils (the LDAP tests start their own throwaway
-# slapd on loopback; the system one is never used).
+# slapd on loopback; the system one is never used), and Chromium (the admin
+# page's browser test drives it headless).
 # Runs apt-get as root (or through sudo). Does nothing when all are present.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ have gcc || missing+=(gcc libc6-dev)
 # slapd lives in /usr/sbin, which is not on every user's PATH.
 [ -x /usr/sbin/slapd ] || have slapd || missing+=(slapd)
 have ldapsearch || missing+=(ldap-utils)
+have chromium || have chromium-browser || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
