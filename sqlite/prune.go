@@ -76,13 +76,30 @@ func (s *Store) Prune(ctx context.Context, before time.Time, progress func(Prune
 		count *int
 		query string
 		arg   int64
+		// warm reads, before the write transaction, the index entries the
+		// delete will touch: old rows' pages are usually not in memory,
+		// and reading them from disk under the write lock would hold it
+		// for tens of milliseconds.
+		warm string
 	}{
-		{&st.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, cut},
+		{&st.Events, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, cut,
+			`SELECT COUNT(*) FROM (SELECT tx_id, user_name, client, nas_identifier, time FROM events WHERE time < ? ORDER BY time LIMIT ?) AS d
+			WHERE EXISTS (SELECT 1 FROM events INDEXED BY events_tx WHERE tx_id = d.tx_id)
+			AND EXISTS (SELECT 1 FROM events INDEXED BY events_user_time WHERE user_name = d.user_name AND time = d.time)
+			AND EXISTS (SELECT 1 FROM events INDEXED BY events_client_time WHERE client = d.client AND time = d.time)
+			AND EXISTS (SELECT 1 FROM events INDEXED BY events_nas_time WHERE nas_identifier = d.nas_identifier AND time = d.time)`},
 		{&st.Pushes, `DELETE FROM pushes WHERE id IN (SELECT id FROM pushes WHERE created_at < ? AND outcome <> 'pending'
-			ORDER BY created_at LIMIT ?)`, cut},
-		{&st.Rollups, `DELETE FROM report_nas_days WHERE rowid IN (SELECT rowid FROM report_nas_days WHERE day < ? ORDER BY day LIMIT ?)`, floorTo(cut, dayMS)},
-		{&st.Rollups, `DELETE FROM report_user_days WHERE rowid IN (SELECT rowid FROM report_user_days WHERE day < ? ORDER BY day LIMIT ?)`, floorTo(cut, dayMS)},
-		{&st.Rollups, `DELETE FROM report_hours WHERE rowid IN (SELECT rowid FROM report_hours WHERE hour < ? ORDER BY hour LIMIT ?)`, floorTo(cut, dayMS)},
+			ORDER BY created_at LIMIT ?)`, cut,
+			`SELECT COUNT(*) FROM (SELECT tx_id, user_name, client, nas_identifier, token_hash, created_at FROM pushes
+				WHERE created_at < ? AND outcome <> 'pending' ORDER BY created_at LIMIT ?) AS d
+			WHERE EXISTS (SELECT 1 FROM pushes INDEXED BY pushes_tx WHERE tx_id = d.tx_id)
+			AND EXISTS (SELECT 1 FROM pushes INDEXED BY pushes_user_created WHERE user_name = d.user_name AND created_at = d.created_at)
+			AND EXISTS (SELECT 1 FROM pushes INDEXED BY pushes_client_created WHERE client = d.client AND created_at = d.created_at)
+			AND EXISTS (SELECT 1 FROM pushes INDEXED BY pushes_nas_created WHERE nas_identifier = d.nas_identifier AND created_at = d.created_at)
+			AND EXISTS (SELECT 1 FROM pushes WHERE token_hash = d.token_hash)`},
+		{&st.Rollups, `DELETE FROM report_nas_days WHERE rowid IN (SELECT rowid FROM report_nas_days WHERE day < ? ORDER BY day LIMIT ?)`, floorTo(cut, dayMS), ""},
+		{&st.Rollups, `DELETE FROM report_user_days WHERE rowid IN (SELECT rowid FROM report_user_days WHERE day < ? ORDER BY day LIMIT ?)`, floorTo(cut, dayMS), ""},
+		{&st.Rollups, `DELETE FROM report_hours WHERE rowid IN (SELECT rowid FROM report_hours WHERE hour < ? ORDER BY hour LIMIT ?)`, floorTo(cut, dayMS), ""},
 	}
 	// One connection of our own: its page cache is larger for the
 	// duration, and it does not checkpoint inside its commits (SQLite's
@@ -103,10 +120,18 @@ func (s *Store) Prune(ctx context.Context, before time.Time, progress func(Prune
 			return st, s.wrap("prune", err)
 		}
 	}
-	batch := 500
 	for _, step := range steps {
+		// Tables differ in cost per row: start small each time and let
+		// the measured lock time size the batches.
+		batch := 100
 		for {
 			size := batch
+			if step.warm != "" {
+				var n int
+				if err := conn.QueryRowContext(quiet(ctx), step.warm, step.arg, size).Scan(&n); err != nil {
+					return st, s.wrap("prune", err)
+				}
+			}
 			n, held, err := s.pruneBatch(ctx, conn, step.query, step.arg, size)
 			if err != nil {
 				return st, err
