@@ -107,6 +107,7 @@ With no config file everything lives in ./radmfa-data. Every command takes
 		c.reportCommand(),
 		c.checkConfigCommand(),
 		c.doctorCommand(),
+		c.pluginCommand(),
 		c.versionCommand(),
 	)
 	return root
