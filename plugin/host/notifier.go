@@ -42,7 +42,8 @@ type Notifier struct {
 	started bool
 	closed  bool
 	cur     *instance     // nil while (re)starting
-	ready   chan struct{} // closed when cur is set or the host is closed
+	ready   chan struct{} // closed when cur is set, a restart fails, or the host is closed
+	down    error         // why the last restart failed; nil once one succeeds
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the supervisor has returned
 }
@@ -161,7 +162,9 @@ func (n *Notifier) Close() error {
 }
 
 // Notify delivers one notification through the plugin, within ctx and the
-// notifier's timeout. It waits for a plugin that is being restarted. On
+// notifier's timeout. It waits for a plugin that is being restarted, and
+// fails at once while restarts are failing (a crash loop, a replaced
+// binary). On
 // error the Delivery has Status "failed" and a Detail without secrets; a
 // plugin that reports a failed delivery gives Status "failed" and no
 // error.
@@ -229,6 +232,12 @@ func (n *Notifier) instance(ctx context.Context) (*instance, error) {
 		case !n.started:
 			n.mu.Unlock()
 			return nil, errors.New("not started")
+		case n.cur == nil && n.down != nil:
+			// Restarts are failing: fail fast rather than make every
+			// caller wait out its deadline.
+			err := n.down
+			n.mu.Unlock()
+			return nil, err
 		case n.cur != nil:
 			select {
 			case <-n.cur.dead:
@@ -289,7 +298,7 @@ func (n *Notifier) supervise(ctx context.Context, inst *instance) {
 					next.client.Kill()
 					return
 				}
-				n.cur = next
+				n.cur, n.down = next, nil
 				close(n.ready)
 				n.mu.Unlock()
 				n.log.Info().Msg("plugin restarted")
@@ -299,6 +308,13 @@ func (n *Notifier) supervise(ctx context.Context, inst *instance) {
 			if ctx.Err() != nil {
 				return
 			}
+			n.mu.Lock()
+			if !n.closed {
+				n.down = fmt.Errorf("restart failed (retrying): %w", err)
+				close(n.ready) // wake waiters: they fail fast now
+				n.ready = make(chan struct{})
+			}
+			n.mu.Unlock()
 			n.log.Error().Str("error", err.Error()).Dur("retry_in", backoff).Msg("plugin restart failed")
 			select {
 			case <-ctx.Done():
