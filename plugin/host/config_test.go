@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pelletier/go-toml/v2"
+
 	"github.com/radmfa/radmfa/internal/mfa"
 )
 
@@ -77,4 +79,60 @@ func TestHostEnv(t *testing.T) {
 	if strings.Contains(env, "RADMFA_DB") || !strings.Contains(env, "TZ=Europe/London") {
 		t.Fatalf("plugin environment:\n%s", env)
 	}
+}
+
+func TestConfigTOML(t *testing.T) {
+	// The section shape radmfa.toml uses, decoded as radmfa decodes its
+	// config: strictly.
+	doc := `
+[notifiers.phone]
+builtin = "ntfy"
+timeout = "5s"
+[notifiers.phone.settings]
+topic = "radmfa-k3x9q2"
+priority = 5
+
+[notifiers.sms]
+path = "/usr/local/lib/radmfa/sms-plugin"
+args = ["--region", "eu"]
+sha256 = "` + strings.Repeat("ab", 32) + `"
+start_timeout = "20s"
+env = ["GATEWAY=https://sms.example.com"]
+[notifiers.sms.settings]
+sender = "radmfa"
+retries = 2
+routes = { uk = "+44", de = "+49" }
+`
+	var cfg struct {
+		Notifiers map[string]Config `toml:"notifiers"`
+	}
+	dec := toml.NewDecoder(strings.NewReader(doc))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	phone, sms := cfg.Notifiers["phone"], cfg.Notifiers["sms"]
+	if err := phone.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sms.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if phone.timeout() != 5*time.Second || sms.timeout() != DefaultTimeout || sms.startTimeout() != 20*time.Second {
+		t.Fatalf("timeouts %v %v %v", phone.timeout(), sms.timeout(), sms.startTimeout())
+	}
+	got, err := sms.settingsJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"retries":2,"routes":{"de":"+49","uk":"+44"},"sender":"radmfa"}`; string(got) != want {
+		t.Fatalf("settings JSON %s, want %s", got, want)
+	}
+	t.Run("unknown key", func(t *testing.T) {
+		dec := toml.NewDecoder(strings.NewReader("[notifiers.x]\nbuiltin = \"ntfy\"\ntimout = \"5s\"\n"))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err == nil {
+			t.Fatal("decoded a misspelt key")
+		}
+	})
 }

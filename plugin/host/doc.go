@@ -11,6 +11,9 @@
 //	d, err := n.Notify(ctx, note) // any number of times, concurrently
 //	n.Close()                     // stops the process and every goroutine
 //
+// A Group does the same for every section of the [notifiers] table: it
+// checks them all, starts all or none, and closes them together.
+//
 // Built-in notifiers (Config.Builtin) run as "radmfa plugin NAME", started
 // from the running radmfa binary itself (no checksum needed); external ones
 // (Config.Path) must have Config.SHA256.
