@@ -118,16 +118,16 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Message }
 
-// remoteError turns errors the plugin returned (Unknown, InvalidArgument)
-// into RemoteError; other codes are transport or deadline failures and
-// stay gRPC status errors.
+// remoteError turns errors the plugin returned (Unknown for plain errors,
+// InvalidArgument for a refused request) into RemoteError; other codes
+// are transport or deadline failures and stay gRPC status errors.
 func remoteError(err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
 		return err
 	}
 	switch st.Code() {
-	case codes.Unknown, codes.InvalidArgument, codes.FailedPrecondition, codes.Internal:
+	case codes.Unknown, codes.InvalidArgument:
 		return &RemoteError{Code: st.Code(), Message: st.Message()}
 	}
 	return err

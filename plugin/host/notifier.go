@@ -198,24 +198,29 @@ func (n *Notifier) Notify(ctx context.Context, note mfa.Notification) (mfa.Deliv
 // notifyError explains a failed call, without secrets, and notices a
 // plugin that died.
 func (n *Notifier) notifyError(ctx context.Context, inst *instance, err error, timeout time.Duration) error {
-	var remote *plugin.RemoteError
-	switch {
-	case errors.As(err, &remote):
-		return fmt.Errorf("plugin %s: notify: %s", n.name, n.scrub.scrub(remote.Message))
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) > -time.Second && timeout > 0 {
-			return fmt.Errorf("plugin %s: notify: no answer within the deadline (timeout %v): %w", n.name, timeout, context.DeadlineExceeded)
-		}
-		return fmt.Errorf("plugin %s: notify: %w", n.name, context.DeadlineExceeded)
-	case errors.Is(ctx.Err(), context.Canceled):
+	// The plugin's side sees the same deadline and may cancel the stream a
+	// moment before the host's timer fires: a failure at the deadline is
+	// the deadline's.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < deadlineSlack || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("plugin %s: notify: no answer within the deadline (timeout %v): %w", n.name, timeout, context.DeadlineExceeded)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("plugin %s: notify: %w", n.name, context.Canceled)
 	}
-	if c := status.Code(err); c == codes.Unavailable || c == codes.Canceled || inst.client.Exited() {
+	var remote *plugin.RemoteError
+	if errors.As(err, &remote) {
+		return fmt.Errorf("plugin %s: notify: %s", n.name, n.scrub.scrub(remote.Message))
+	}
+	if status.Code(err) == codes.Unavailable || inst.client.Exited() {
 		inst.markDead()
 		return fmt.Errorf("plugin %s: notify: lost the plugin process (restarting it): %s", n.name, n.scrub.scrub(status.Convert(err).Message()))
 	}
 	return fmt.Errorf("plugin %s: notify: %s", n.name, n.scrub.scrub(status.Convert(err).Message()))
 }
+
+// deadlineSlack is how close to its deadline a failed call counts as
+// timed out.
+const deadlineSlack = 20 * time.Millisecond
 
 func failed(err error) mfa.Delivery {
 	return mfa.Delivery{Status: plugin.StatusFailed.String(), Detail: err.Error()}
