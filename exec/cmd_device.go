@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,23 +25,32 @@ an authenticator app and a hardware token); any enabled device may answer.`,
 
 func (c *cli) deviceAddCommand() *cobra.Command {
 	var kf keyFlags
-	var push bool
+	var push, sms, email bool
 	var to, notifier string
 	cmd := &cobra.Command{
 		Use:   "add USER",
-		Short: "Add another TOTP device, or a push device, to a user",
+		Short: "Add another TOTP/HOTP device, or a push, SMS or e-mail device, to a user",
 		Long: `Add a device to an existing user.
 
 A TOTP device: options are those of "radmfa user add" (a new secret by default,
 or --secret / --uri to import one).
 
+An HOTP token (--hotp, --counter N): counter-based codes (RFC 4226).
+
 A push device (--push): where radmfa serve sends sign-in requests to approve,
 an address on a notifier: the user's ntfy topic, phone number or e-mail address
 (--to), on the named notifier (--notifier, default: the default notifier).
-TOTP and push devices coexist: the app's code works when a push cannot arrive.`,
+
+An SMS or e-mail device (--sms, --email): where one-time codes go when the user
+types s or e (or leaves the password empty without push), --to the phone
+number or e-mail address, through --notifier.
+
+All kinds coexist: the app's code works when a push or SMS cannot arrive.`,
 		Example: `  radmfa device add alice --device tablet
   radmfa device add alice --device yubikey --secret - < secret.txt
-  radmfa device add alice --push --to alice-4f9c2e --device phone-push`,
+  radmfa device add alice --push --to alice-4f9c2e --device phone-push
+  radmfa device add alice --sms --to +447700900123 --notifier sms
+  radmfa device add alice --hotp --counter 12 --secret - < token.txt`,
 		Args: exactArgs("USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := c.config()
@@ -64,13 +74,25 @@ TOTP and push devices coexist: the app's code works when a push cannot arrive.`,
 			for _, d := range u.Devices {
 				names = append(names, d.Name)
 			}
-			if push {
-				return c.addPushDevice(cmd, store, name, kf.device, names, to, notifier)
+			kinds := 0
+			for _, b := range []bool{push, sms, email} {
+				if b {
+					kinds++
+				}
 			}
-			if to != "" || notifier != "" {
-				return usagef("--to and --notifier are for push devices (--push)")
+			switch {
+			case kinds > 1:
+				return usagef("choose one of --push, --sms and --email")
+			case push:
+				return c.addDeliveryDevice(cmd, store, name, mfa.DevicePush, kf.device, names, to, notifier)
+			case sms:
+				return c.addDeliveryDevice(cmd, store, name, mfa.DeviceSMS, kf.device, names, to, notifier)
+			case email:
+				return c.addDeliveryDevice(cmd, store, name, mfa.DeviceEmail, kf.device, names, to, notifier)
+			case to != "" || notifier != "":
+				return usagef("--to and --notifier are for push, SMS and e-mail devices")
 			}
-			device, err := pickDeviceName(kf.device, names)
+			device, err := pickDeviceName(kf.device, kf.hotp, names)
 			if err != nil {
 				return err
 			}
@@ -94,31 +116,34 @@ TOTP and push devices coexist: the app's code works when a push cannot arrive.`,
 	}
 	kf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&push, "push", false, "add a push device (no secret; needs --to)")
-	cmd.Flags().StringVar(&to, "to", "", "push device: the address on the notifier (ntfy topic, phone number, e-mail)")
-	cmd.Flags().StringVar(&notifier, "notifier", "", "push device: the notifier's name (default: the default notifier)")
+	cmd.Flags().BoolVar(&sms, "sms", false, "add an SMS device for one-time codes (needs --to)")
+	cmd.Flags().BoolVar(&email, "email", false, "add an e-mail device for one-time codes (needs --to)")
+	cmd.Flags().StringVar(&to, "to", "", "push/SMS/e-mail: the address on the notifier (ntfy topic, phone number, e-mail)")
+	cmd.Flags().StringVar(&notifier, "notifier", "", "push/SMS/e-mail: the notifier's name (default: the default notifier)")
 	return cmd
 }
 
-// addPushDevice adds a push device (an address on a notifier).
-func (c *cli) addPushDevice(cmd *cobra.Command, store *sqlite.Store, user, requested string, existing []string, to, notifier string) error {
-	for _, f := range []string{"secret", "uri", "algorithm", "digits", "period", "qr"} {
+// addDeliveryDevice adds a push, SMS or e-mail device: an address on a
+// notifier.
+func (c *cli) addDeliveryDevice(cmd *cobra.Command, store *sqlite.Store, user string, kind mfa.DeviceKind, requested string, existing []string, to, notifier string) error {
+	for _, f := range []string{"secret", "uri", "algorithm", "digits", "period", "qr", "hotp", "counter"} {
 		if cmd.Flags().Changed(f) {
-			return usagef("--%s does not apply to a push device", f)
+			return usagef("--%s does not apply to a %s device", f, kind)
 		}
 	}
 	if to == "" {
-		return usagef("a push device needs --to: the user's address on the notifier")
+		return usagef("a %s device needs --to: the user's address on the notifier", kind)
 	}
 	name := requested
 	if name == "" {
-		name = "push"
+		name = kind.String()
 		for i := 2; contains(existing, name); i++ {
-			name = fmt.Sprintf("push%d", i)
+			name = fmt.Sprintf("%s%d", kind, i)
 		}
 	} else if !validDeviceName(name) {
 		return usagef("device name %q: use 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
-	dev := mfa.Device{Name: name, Kind: mfa.DevicePush, Address: to, Notifier: notifier}
+	dev := mfa.Device{Name: name, Kind: kind, Address: to, Notifier: notifier}
 	if err := store.AddDevice(cmd.Context(), c.actor(), user, dev); err != nil {
 		if errors.Is(err, sqlite.ErrExists) {
 			return fmt.Errorf("user %q already has a device %q", user, name)
@@ -129,7 +154,8 @@ func (c *cli) addPushDevice(cmd *cobra.Command, store *sqlite.Store, user, reque
 	if via == "" {
 		via = "the default notifier"
 	}
-	fmt.Fprintf(c.stdout, "Push device %q for user %q: sign-in requests go to %s via %s.\n", name, user, to, via)
+	what := map[mfa.DeviceKind]string{mfa.DevicePush: "sign-in requests", mfa.DeviceSMS: "SMS codes", mfa.DeviceEmail: "e-mail codes"}[kind]
+	fmt.Fprintf(c.stdout, "%s device %q for user %q: %s go to %s via %s.\n", strings.ToUpper(kind.String()[:1])+kind.String()[1:], name, user, what, to, via)
 	return nil
 }
 

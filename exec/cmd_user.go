@@ -24,7 +24,7 @@ Every change is recorded in the audit log (radmfa report audit).`,
 	}
 	cmd.AddCommand(c.userAddCommand(), c.userListCommand(), c.userShowCommand(),
 		c.userSetCommand("enable", false), c.userSetCommand("disable", true), c.userRemoveCommand(),
-		c.userUnlockCommand())
+		c.userUnlockCommand(), c.userResyncCommand(), c.userBypassCommand())
 	return cmd
 }
 
@@ -63,7 +63,7 @@ The database and its key file are created if they do not exist yet.`,
 			if err != nil {
 				return err
 			}
-			device, err := pickDeviceName(kf.device, nil)
+			device, err := pickDeviceName(kf.device, kf.hotp, nil)
 			if err != nil {
 				return err
 			}
@@ -116,13 +116,19 @@ type deviceJSON struct {
 	LastUsed  *time.Time `json:"last_used,omitempty"`
 	Address   string     `json:"address,omitempty"`
 	Notifier  string     `json:"notifier,omitempty"`
+	Drift     int64      `json:"drift_steps,omitempty"`
+	Counter   *int64     `json:"next_counter,omitempty"`
 }
 
 func toJSON(u sqlite.UserInfo) userJSON {
 	j := userJSON{Name: u.Name, Enabled: !u.Disabled, CreatedAt: u.CreatedAt, Devices: []deviceJSON{}}
 	for _, d := range u.Devices {
 		dj := deviceJSON{Name: d.Name, Type: d.Kind.String(), Algorithm: d.Algorithm, Digits: d.Digits,
-			Period: d.Period, Enabled: !d.Disabled, CreatedAt: d.CreatedAt, Address: d.Address, Notifier: d.Notifier}
+			Period: d.Period, Enabled: !d.Disabled, CreatedAt: d.CreatedAt, Address: d.Address, Notifier: d.Notifier, Drift: d.Drift}
+		if d.Kind == mfa.DeviceHOTP {
+			next := d.LastStep + 1
+			dj.Counter = &next
+		}
 		if !d.LastUsed.IsZero() {
 			t := d.LastUsed
 			dj.LastUsed = &t
@@ -227,7 +233,15 @@ func (c *cli) userShowCommand() *cobra.Command {
 				} else if u.Failures > 0 {
 					st += fmt.Sprintf(", %d recent failure(s)", u.Failures)
 				}
-				fmt.Fprintf(c.stdout, "User:    %s\nStatus:  %s\nCreated: %s\n\n", u.Name, st, timeText(u.CreatedAt))
+				fmt.Fprintf(c.stdout, "User:    %s\nStatus:  %s\nCreated: %s\n", u.Name, st, timeText(u.CreatedAt))
+				now := time.Now()
+				if now.Before(u.BypassUntil) {
+					fmt.Fprintf(c.stdout, "Bypass:  no second factor until %s (radmfa user bypass %s --end)\n", timeText(u.BypassUntil), u.Name)
+				}
+				if now.Before(u.BypassCodeExpires) {
+					fmt.Fprintf(c.stdout, "Bypass:  a one-time bypass code is valid until %s\n", timeText(u.BypassCodeExpires))
+				}
+				fmt.Fprintln(c.stdout)
 				printDevices(c.stdout, u.Devices)
 				events, err := store.Events(cmd.Context(), sqlite.EventQuery{User: name, Limit: 5})
 				if err != nil {
@@ -251,14 +265,28 @@ func printDevices(w io.Writer, devices []sqlite.DeviceInfo) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tTYPE\tALGORITHM\tDIGITS\tPERIOD\tSTATUS\tCREATED\tLAST USED")
+	fmt.Fprintln(tw, "DEVICE\tTYPE\tDETAILS\tSTATUS\tCREATED\tLAST USED")
 	for _, d := range devices {
-		if d.Kind == mfa.DevicePush {
-			fmt.Fprintf(tw, "%s\t%s\t-> %s\t-\t-\t%s\t%s\t-\n", d.Name, d.Kind, d.Address, status(d.Disabled), timeText(d.CreatedAt))
-			continue
+		var details string
+		switch d.Kind {
+		case mfa.DevicePush, mfa.DeviceSMS, mfa.DeviceEmail:
+			details = "to " + d.Address
+			if d.Notifier != "" {
+				details += " via " + d.Notifier
+			}
+		case mfa.DeviceHOTP:
+			details = fmt.Sprintf("%s, %d digits, next counter %d", d.Algorithm, d.Digits, d.LastStep+1)
+		default:
+			details = fmt.Sprintf("%s, %d digits, %ds", d.Algorithm, d.Digits, d.Period)
+			if d.Drift != 0 {
+				details += fmt.Sprintf(", drift %+d steps", d.Drift)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%ds\t%s\t%s\t%s\n", d.Name, d.Kind, d.Algorithm, d.Digits, d.Period,
-			status(d.Disabled), timeText(d.CreatedAt), timeText(d.LastUsed))
+		last := timeText(d.LastUsed)
+		if d.Kind.Delivers() {
+			last = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, d.Kind, details, status(d.Disabled), timeText(d.CreatedAt), last)
 	}
 	tw.Flush()
 }
@@ -298,6 +326,126 @@ with "It wasn't me" or a wrong number. unlock ends the lock now.`,
 			})
 		},
 	}
+}
+
+func (c *cli) userResyncCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "resync NAME CODE1 CODE2",
+		Short: "Resynchronise a user's token from two consecutive codes",
+		Long: `resync finds the user's TOTP or HOTP token that shows CODE1 and then CODE2,
+searching far wider than a login does (±100 TOTP steps, 1000 HOTP counters),
+and records where the token is: a TOTP token's drift, an HOTP token's counter.
+Users can also resynchronise themselves: a code just outside the normal window
+makes radmfa ask for the next one ("Outer Window Authentication"). The change
+is audited; it also clears a lockout.`,
+		Example: `  radmfa user resync alice 123456 654321`,
+		Args:    exactArgs("NAME", "CODE1", "CODE2"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := c.config()
+			if err != nil {
+				return err
+			}
+			name, err := normalize(cfg, args[0])
+			if err != nil {
+				return err
+			}
+			store, err := c.openStore(cmd.Context(), cfg, false)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			engine, err := mfa.New(store, cfg.engineConfig())
+			if err != nil {
+				return err
+			}
+			device, drift, err := engine.Resync(cmd.Context(), name, args[1], args[2])
+			if err != nil {
+				return notFound(err)
+			}
+			detail := fmt.Sprintf("device %s, drift %+d steps", device, drift)
+			if err := store.AddAudit(cmd.Context(), c.actor(), "user.resync", name, detail); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "User %q: %s resynchronised (%+d steps).\n", name, device, drift)
+			return nil
+		},
+	}
+}
+
+func (c *cli) userBypassCommand() *cobra.Command {
+	var dur, valid string
+	var code, end bool
+	cmd := &cobra.Command{
+		Use:   "bypass NAME",
+		Short: "Let a user in without a second factor for a while, or with a one-time code",
+		Long: `bypass is the help desk's answer to "my phone is dead" (seed 002's one-time
+bypass). Check who is calling first.
+
+  --for 1h    any passcode is accepted for the next hour (at most 7 days)
+  --code      print a one-time 8-digit code the user types instead of an OTP;
+              it works once, until --valid (default 24h)
+  --end       end a bypass window early and cancel an unused code
+
+Every bypass is audited and every login through one is an event (method
+"bypass"), so reports always show them.`,
+		Example: `  radmfa user bypass alice --for 1h
+  radmfa user bypass alice --code --valid 4h`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			chosen := 0
+			for _, b := range []bool{dur != "", code, end} {
+				if b {
+					chosen++
+				}
+			}
+			if chosen != 1 {
+				return usagef("choose one of --for DURATION, --code and --end")
+			}
+			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+				now := time.Now()
+				switch {
+				case end:
+					if err := store.SetBypass(cmd.Context(), c.actor(), name, time.Time{}); err != nil {
+						return notFound(err)
+					}
+					fmt.Fprintf(c.stdout, "Bypass for %q ended.\n", name)
+				case code:
+					v, err := mfa.ParseDuration(valid)
+					if err != nil || v <= 0 || v > 7*24*time.Hour {
+						return usagef("--valid %q: want a duration up to 7d", valid)
+					}
+					e, err := mfa.New(store, mfa.Config{})
+					if err != nil {
+						return err
+					}
+					secret, err := e.NewBypassCode()
+					if err != nil {
+						return err
+					}
+					if err := store.SetBypassCode(cmd.Context(), c.actor(), name, mfa.BypassCodeHash(secret), now.Add(v)); err != nil {
+						return notFound(err)
+					}
+					fmt.Fprintf(c.stdout, "One-time bypass code for %q: %s\nIt works once, until %s. Give it to the user only.\n", name, secret, timeText(now.Add(v)))
+				default:
+					d, err := mfa.ParseDuration(dur)
+					if err != nil || d <= 0 || d > 7*24*time.Hour {
+						return usagef("--for %q: want a duration up to 7d, e.g. 1h", dur)
+					}
+					if err := store.SetBypass(cmd.Context(), c.actor(), name, now.Add(d)); err != nil {
+						return notFound(err)
+					}
+					fmt.Fprintf(c.stdout, "User %q can sign in without a second factor until %s.\n", name, timeText(now.Add(d)))
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dur, "for", "", "bypass window, e.g. 1h")
+	f.BoolVar(&code, "code", false, "print a one-time bypass code")
+	f.StringVar(&valid, "valid", "24h", "how long the one-time code stays valid")
+	f.BoolVar(&end, "end", false, "end a bypass window")
+	return cmd
 }
 
 func (c *cli) userRemoveCommand() *cobra.Command {

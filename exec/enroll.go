@@ -84,6 +84,8 @@ type keyFlags struct {
 	period    int
 	qrFile    string
 	json      bool
+	hotp      bool
+	counter   uint64
 }
 
 func (k *keyFlags) register(fs *pflag.FlagSet) {
@@ -95,6 +97,8 @@ func (k *keyFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&k.period, "period", 0, "seconds per code (default from [enroll], 30)")
 	fs.StringVar(&k.qrFile, "qr", "", "also write the QR code to this .png or .svg file (mode 0600: it holds the secret)")
 	fs.BoolVar(&k.json, "json", false, "print the result as JSON (no terminal QR code)")
+	fs.BoolVar(&k.hotp, "hotp", false, "an HOTP (counter-based, RFC 4226) token instead of TOTP")
+	fs.Uint64Var(&k.counter, "counter", 0, "HOTP: the counter of the next code the token will show")
 }
 
 // validDeviceName reports whether a device name is 1 to 64 letters,
@@ -123,6 +127,12 @@ func (k *keyFlags) key(fs *pflag.FlagSet, stdin io.Reader, cfg *config, account 
 	}
 	e := cfg.Enroll.withDefaults()
 	key := otpauth.Key{Kind: mfa.DeviceTOTP, Issuer: e.Issuer, Account: account, Algorithm: e.Algorithm, Digits: e.Digits, Period: e.Period}
+	if k.hotp {
+		key.Kind, key.Counter = mfa.DeviceHOTP, k.counter
+	}
+	if fs.Changed("counter") && !k.hotp && k.uri == "" {
+		return otpauth.Key{}, false, usagef("--counter is for HOTP tokens (--hotp)")
+	}
 	imported := false
 	switch {
 	case k.uri != "":
@@ -138,8 +148,8 @@ func (k *keyFlags) key(fs *pflag.FlagSet, stdin io.Reader, cfg *config, account 
 		if key, err = otpauth.Parse(uri); err != nil {
 			return otpauth.Key{}, false, usageError{err}
 		}
-		if key.Kind != mfa.DeviceTOTP {
-			return otpauth.Key{}, false, usagef("--uri: only TOTP devices can be imported so far")
+		if k.hotp && key.Kind != mfa.DeviceHOTP {
+			return otpauth.Key{}, false, usagef("--hotp: the URI is a %s key", key.Kind)
 		}
 		imported = true
 	case k.secret != "":
@@ -166,6 +176,9 @@ func (k *keyFlags) key(fs *pflag.FlagSet, stdin io.Reader, cfg *config, account 
 	if k.period != 0 {
 		key.Period = k.period
 	}
+	if key.Kind == mfa.DeviceHOTP {
+		key.Period = 30 // not used; keeps checkKeyParams simple
+	}
 	if err := checkKeyParams("--", key.Algorithm, key.Digits, key.Period); err != nil {
 		return otpauth.Key{}, false, usageError{err}
 	}
@@ -184,8 +197,9 @@ func readArg(v string, stdin io.Reader) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// pickDeviceName returns the requested name, or the first free totpN.
-func pickDeviceName(requested string, existing []string) (string, error) {
+// pickDeviceName returns the requested name, or the first free totpN
+// (hotpN for HOTP tokens).
+func pickDeviceName(requested string, hotp bool, existing []string) (string, error) {
 	if requested != "" {
 		if !validDeviceName(requested) {
 			return "", usagef("device name %q: use 1 to 64 letters, digits, '.', '_' or '-'", requested)
@@ -196,8 +210,12 @@ func pickDeviceName(requested string, existing []string) (string, error) {
 	for _, n := range existing {
 		taken[n] = true
 	}
+	prefix := "totp"
+	if hotp {
+		prefix = "hotp"
+	}
 	for i := 1; ; i++ {
-		if n := fmt.Sprintf("totp%d", i); !taken[n] {
+		if n := fmt.Sprintf("%s%d", prefix, i); !taken[n] {
 			return n, nil
 		}
 	}
@@ -229,7 +247,11 @@ func printEnrollment(w io.Writer, key otpauth.Key, user, device string, imported
 	if imported {
 		verb = "Imported"
 	}
-	fmt.Fprintf(w, "%s TOTP device %q for user %q (%s, %d digits, %d s).\n", verb, device, user, key.Algorithm, key.Digits, key.Period)
+	if key.Kind == mfa.DeviceHOTP {
+		fmt.Fprintf(w, "%s HOTP device %q for user %q (%s, %d digits, next counter %d).\n", verb, device, user, key.Algorithm, key.Digits, key.Counter)
+	} else {
+		fmt.Fprintf(w, "%s TOTP device %q for user %q (%s, %d digits, %d s).\n", verb, device, user, key.Algorithm, key.Digits, key.Period)
+	}
 	if !imported {
 		fmt.Fprintln(w, "Scan this QR code with an authenticator app (or type the secret below):")
 		fmt.Fprintln(w)
@@ -245,7 +267,10 @@ func printEnrollment(w io.Writer, key otpauth.Key, user, device string, imported
 	if qrFile != "" {
 		fmt.Fprintf(w, "QR code written to %s\n", qrFile)
 	}
-	if key.Algorithm == "SHA1" && key.Digits == 6 && key.Period == 30 {
+	switch {
+	case key.Kind == mfa.DeviceHOTP && key.Algorithm == "SHA1":
+		fmt.Fprintf(w, "Check:  oathtool --hotp -b -c %d %s\n", key.Counter, e.Secret)
+	case key.Algorithm == "SHA1" && key.Digits == 6 && key.Period == 30:
 		fmt.Fprintf(w, "Check:  oathtool --totp -b %s\n", e.Secret)
 	}
 	fmt.Fprintln(w, "Keep this output private: anyone with the secret can generate codes.")

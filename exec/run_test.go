@@ -76,7 +76,7 @@ func TestUsageErrors(t *testing.T) {
 		{"secret and uri", []string{"user", "add", "x", "--secret", testSecret, "--uri", "otpauth://totp/x?secret=" + testSecret}, "cannot be used together"},
 		{"uri and digits", []string{"user", "add", "x", "--uri", "otpauth://totp/x?secret=" + testSecret, "--digits", "8"}, "--digits cannot be used with --uri"},
 		{"bad uri", []string{"user", "add", "x", "--uri", "https://example.com"}, "scheme"},
-		{"hotp uri", []string{"user", "add", "x", "--uri", "otpauth://hotp/x?counter=1&secret=" + testSecret}, "only TOTP"},
+		{"hotp uri without counter", []string{"user", "add", "x", "--uri", "otpauth://hotp/x?secret=" + testSecret}, "needs a counter"},
 		{"control char in name", []string{"user", "add", "bob\nx"}, `user name "bob\u000ax"`},
 		{"bad device name", []string{"user", "add", "x", "--device", "a/b"}, `device name "a/b"`},
 		{"qr extension", []string{"user", "add", "qrx", "--qr", "code.gif"}, "must end in .png or .svg"},

@@ -33,8 +33,10 @@ type DeviceInfo struct {
 	Disabled  bool
 	CreatedAt time.Time
 	LastUsed  time.Time // zero if never used
-	Address   string    // push devices
-	Notifier  string    // push devices
+	Address   string    // push, SMS, e-mail devices
+	Notifier  string    // push, SMS, e-mail devices
+	LastStep  int64     // last accepted TOTP step or HOTP counter, -1 if none
+	Drift     int64     // TOTP drift in steps
 }
 
 // admin runs fn in a write transaction and records the audit entry with it.
@@ -67,8 +69,8 @@ func userID(ctx context.Context, t *sql.Tx, name string) (int64, error) {
 }
 
 func describe(d mfa.Device) string {
-	if d.Kind == mfa.DevicePush {
-		return fmt.Sprintf("device %s (push to %s via %s)", d.Name, d.Address, orDefault(d.Notifier))
+	if d.Kind.Delivers() {
+		return fmt.Sprintf("device %s (%s to %s via %s)", d.Name, d.Kind, d.Address, orDefault(d.Notifier))
 	}
 	return fmt.Sprintf("device %s (%s %s, %d digits, %d s)", d.Name, d.Kind, d.Algorithm, d.Digits, d.Period)
 }
@@ -119,15 +121,19 @@ func (s *Store) insertDevice(ctx context.Context, t *sql.Tx, userID int64, user 
 		return err
 	}
 	sealed := []byte{}
-	if dev.Kind != mfa.DevicePush {
+	if !dev.Kind.Delivers() {
 		var err error
 		if sealed, err = s.seal(userID, dev.Name, dev.Secret); err != nil {
 			return err
 		}
 	}
-	_, err := t.ExecContext(quiet(ctx), `INSERT INTO devices (user_id, name, kind, algorithm, digits, period, secret, created_at, address, notifier)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, dev.Name, dev.Kind.String(), dev.Algorithm, dev.Digits, dev.Period, sealed, ms(s.now()),
-		dev.Address, dev.Notifier)
+	var last any // NULL: never used
+	if dev.Kind == mfa.DeviceHOTP && dev.LastStep >= 0 {
+		last = dev.LastStep
+	}
+	_, err := t.ExecContext(quiet(ctx), `INSERT INTO devices (user_id, name, kind, algorithm, digits, period, secret, created_at, address, notifier, last_step)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, userID, dev.Name, dev.Kind.String(), dev.Algorithm, dev.Digits, dev.Period, sealed, ms(s.now()),
+		dev.Address, dev.Notifier, last)
 	if isUnique(err) {
 		return fmt.Errorf("device %q of user %q %w", dev.Name, user, ErrExists)
 	}
@@ -211,7 +217,7 @@ func (s *Store) User(ctx context.Context, name string) (UserInfo, error) {
 func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 	rows, err := s.db.QueryContext(quiet(ctx), `SELECT u.id, u.name, u.disabled, u.created_at,
 			d.id, d.name, d.kind, d.algorithm, d.digits, d.period, d.disabled, d.created_at, d.last_used_at, d.address, d.notifier,
-			u.failures, u.locked_until
+			u.failures, u.locked_until, d.last_step, d.drift, u.bypass_until, u.bypass_code_expires
 		FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		WHERE ? = '' OR u.name = ?
 		ORDER BY u.name, d.id`, name, name)
@@ -226,16 +232,15 @@ func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 		var did, digits, period, dcreated, lastUsed sql.NullInt64
 		var dname, kind, alg, addr, notifier sql.NullString
 		var ddis sql.NullBool
-		var locked int64
+		var locked, bypassUntil, bypassCode int64
+		var lastStep, drift sql.NullInt64
 		if err := rows.Scan(&u.ID, &u.Name, &u.Disabled, &created, &did, &dname, &kind, &alg, &digits, &period, &ddis, &dcreated, &lastUsed,
-			&addr, &notifier, &u.Failures, &locked); err != nil {
+			&addr, &notifier, &u.Failures, &locked, &lastStep, &drift, &bypassUntil, &bypassCode); err != nil {
 			return nil, s.wrap("list users", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != u.ID {
 			u.CreatedAt = time.UnixMilli(created).UTC()
-			if locked != 0 {
-				u.LockedUntil = time.UnixMilli(locked).UTC()
-			}
+			u.LockedUntil, u.BypassUntil, u.BypassCodeExpires = fromMillis(locked), fromMillis(bypassUntil), fromMillis(bypassCode)
 			out = append(out, u)
 		}
 		if did.Valid {
@@ -244,8 +249,11 @@ func (s *Store) users(ctx context.Context, name string) ([]UserInfo, error) {
 			cur.Devices = append(cur.Devices, DeviceInfo{
 				ID: did.Int64, Name: dname.String, Kind: k, Algorithm: alg.String, Digits: int(digits.Int64),
 				Period: int(period.Int64), Disabled: ddis.Bool, CreatedAt: fromMS(dcreated), LastUsed: fromMS(lastUsed),
-				Address: addr.String, Notifier: notifier.String,
+				Address: addr.String, Notifier: notifier.String, LastStep: -1, Drift: drift.Int64,
 			})
+			if lastStep.Valid {
+				cur.Devices[len(cur.Devices)-1].LastStep = lastStep.Int64
+			}
 		}
 	}
 	return out, s.wrap("list users", rows.Err())
@@ -372,4 +380,37 @@ func (s *Store) PendingPushes(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.QueryRowContext(quiet(ctx), `SELECT count(*) FROM pushes WHERE outcome = 'pending' AND expires_at > ?`, ms(s.now())).Scan(&n)
 	return n, s.wrap("pushes", err)
+}
+
+// SetBypass lets a user in without a second factor until the given time
+// (zero ends every bypass, an unused one-time code too), for the help desk (seed 002); audited, and every
+// use is an event.
+func (s *Store) SetBypass(ctx context.Context, actor, name string, until time.Time) error {
+	details := "until " + until.UTC().Format(time.RFC3339)
+	if until.IsZero() {
+		details = "ended"
+	}
+	return s.admin(ctx, actor, "user.bypass", name, details, func(t *sql.Tx) error {
+		if until.IsZero() { // the end of every bypass, an unused code too
+			res, err := t.ExecContext(quiet(ctx), `UPDATE users SET bypass_until = 0, bypass_code = NULL, bypass_code_expires = 0 WHERE name = ?`, name)
+			return mustAffect(res, err, fmt.Sprintf("user %q", name))
+		}
+		res, err := t.ExecContext(quiet(ctx), `UPDATE users SET bypass_until = ? WHERE name = ?`, ms(until), name)
+		return mustAffect(res, err, fmt.Sprintf("user %q", name))
+	})
+}
+
+// SetBypassCode stores a one-time bypass code's hash (mfa.BypassCodeHash)
+// valid until expires.
+func (s *Store) SetBypassCode(ctx context.Context, actor, name string, hash []byte, expires time.Time) error {
+	return s.admin(ctx, actor, "user.bypass", name, "one-time code until "+expires.UTC().Format(time.RFC3339), func(t *sql.Tx) error {
+		res, err := t.ExecContext(quiet(ctx), `UPDATE users SET bypass_code = ?, bypass_code_expires = ? WHERE name = ?`, hash, ms(expires), name)
+		return mustAffect(res, err, fmt.Sprintf("user %q", name))
+	})
+}
+
+// AddAudit records an admin action done outside the store's own admin
+// methods (a resynchronisation done through the engine).
+func (s *Store) AddAudit(ctx context.Context, actor, action, target, details string) error {
+	return s.admin(ctx, actor, action, target, details, func(*sql.Tx) error { return nil })
 }

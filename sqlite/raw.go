@@ -192,17 +192,17 @@ type tx struct {
 var _ mfa.Tx = (*tx)(nil)
 
 func (t *tx) LookupUser(_ context.Context, name string) (mfa.User, error) {
-	r, err := t.c.queryRow(`SELECT id, disabled, failures, locked_until FROM users WHERE name = ?`, name)
+	r, err := t.c.queryRow(`SELECT id, disabled, failures, locked_until, bypass_until, bypass_code, bypass_code_expires
+		FROM users WHERE name = ?`, name)
 	if errors.Is(err, errNoRows) {
 		return mfa.User{}, mfa.ErrNotFound
 	}
 	if err != nil {
 		return mfa.User{}, err
 	}
-	u := mfa.User{ID: asInt(r[0]), Name: name, Disabled: asInt(r[1]) != 0, Failures: int(asInt(r[2]))}
-	if until := asInt(r[3]); until != 0 {
-		u.LockedUntil = time.UnixMilli(until).UTC()
-	}
+	u := mfa.User{ID: asInt(r[0]), Name: name, Disabled: asInt(r[1]) != 0, Failures: int(asInt(r[2])),
+		LockedUntil: fromMillis(asInt(r[3])), BypassUntil: fromMillis(asInt(r[4])), BypassCode: asBytes(r[5]),
+		BypassCodeExpires: fromMillis(asInt(r[6]))}
 	return u, nil
 }
 
@@ -211,6 +211,10 @@ func (t *tx) Devices(_ context.Context, userID int64) ([]mfa.Device, error) {
 	err := t.c.query(devicesQuery, func(r []driver.Value) error {
 		d, err := t.s.device(userID, asInt(r[0]), asString(r[1]), asString(r[2]), asString(r[3]), asInt(r[4]), asInt(r[5]), asBytes(r[6]), asInt(r[7]) != 0)
 		d.Address, d.Notifier = asString(r[8]), asString(r[9])
+		d.LastStep, d.Drift = -1, asInt(r[11])
+		if r[10] != nil {
+			d.LastStep = asInt(r[10])
+		}
 		if err != nil {
 			return err
 		}
@@ -239,14 +243,16 @@ func (t *tx) PutChallenge(_ context.Context, c mfa.Challenge) error {
 	if _, err := t.c.exec(`DELETE FROM challenges WHERE expires_at < ?`, ms(t.s.now().Add(-challengeGrace))); err != nil {
 		return err
 	}
-	_, err := t.c.exec(`INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at, push_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires), c.PushID)
+	_, err := t.c.exec(`INSERT INTO challenges (state_hash, user_name, tx_id, kind, client, expires_at, push_id,
+		device_id, counter, code_hash, attempts, target, channel)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Key, c.User, c.TxID, c.Kind.String(), c.Client, ms(c.Expires), c.PushID,
+		c.DeviceID, c.Counter, c.CodeHash, c.Attempts, c.Target, string(c.Channel))
 	return err
 }
 
 func (t *tx) TakeChallenge(_ context.Context, key []byte) (mfa.Challenge, error) {
 	r, err := t.c.queryRow(`DELETE FROM challenges WHERE state_hash = ?
-		RETURNING user_name, tx_id, kind, client, expires_at, push_id`, key)
+		RETURNING user_name, tx_id, kind, client, expires_at, push_id, device_id, counter, code_hash, attempts, target, channel`, key)
 	if errors.Is(err, errNoRows) {
 		return mfa.Challenge{}, mfa.ErrNotFound
 	}
@@ -254,7 +260,8 @@ func (t *tx) TakeChallenge(_ context.Context, key []byte) (mfa.Challenge, error)
 		return mfa.Challenge{}, err
 	}
 	c := mfa.Challenge{Key: key, User: asString(r[0]), TxID: asString(r[1]), Client: asString(r[3]),
-		Expires: time.UnixMilli(asInt(r[4])).UTC(), PushID: asInt(r[5])}
+		Expires: time.UnixMilli(asInt(r[4])).UTC(), PushID: asInt(r[5]), DeviceID: asInt(r[6]), Counter: asInt(r[7]),
+		CodeHash: asBytes(r[8]), Attempts: int(asInt(r[9])), Target: asString(r[10]), Channel: mfa.Method(asString(r[11]))}
 	c.Kind, err = mfa.ParseChallengeKind(asString(r[2]))
 	return c, err
 }
@@ -365,8 +372,12 @@ func (t *tx) CountPushes(_ context.Context, user string, since time.Time) (int, 
 	return int(asInt(r[0])), nil
 }
 
-func (t *tx) RecordFailure(_ context.Context, userID int64, max int, until time.Time) (bool, error) {
-	r, err := t.c.queryRow(`UPDATE users SET failures = failures + 1 WHERE id = ? RETURNING failures`, userID)
+func (t *tx) RecordFailure(_ context.Context, userID int64, max int, until time.Time, key string) (bool, error) {
+	r, err := t.c.queryRow(`UPDATE users SET failures = failures + 1, last_failure_key = ?
+		WHERE id = ? AND (? = '' OR last_failure_key != ?) RETURNING failures`, key, userID, key, key)
+	if errors.Is(err, errNoRows) {
+		return false, nil // the same packet again: counted already
+	}
 	if err != nil {
 		return false, err
 	}
@@ -378,6 +389,37 @@ func (t *tx) RecordFailure(_ context.Context, userID int64, max int, until time.
 }
 
 func (t *tx) ResetFailures(_ context.Context, userID int64) error {
-	_, err := t.c.exec(`UPDATE users SET failures = 0, locked_until = 0 WHERE id = ?`, userID)
+	_, err := t.c.exec(`UPDATE users SET failures = 0, locked_until = 0, last_failure_key = '' WHERE id = ?`, userID)
 	return err
+}
+
+func (t *tx) SyncDevice(_ context.Context, deviceID, lastStep, drift int64) error {
+	_, err := t.c.exec(`UPDATE devices SET last_step = ?, drift = ? WHERE id = ?`, lastStep, drift, deviceID)
+	return err
+}
+
+func (t *tx) UseBypassCode(_ context.Context, userID int64) error {
+	_, err := t.c.exec(`UPDATE users SET bypass_code = NULL, bypass_code_expires = 0 WHERE id = ?`, userID)
+	return err
+}
+
+func (t *tx) RecordCodeSend(_ context.Context, user string, channel mfa.Method, at time.Time) error {
+	_, err := t.c.exec(`INSERT INTO code_sends (user_name, created_at, channel) VALUES (?, ?, ?)`, user, ms(at), string(channel))
+	return err
+}
+
+func (t *tx) CountCodeSends(_ context.Context, user string, since time.Time) (int, error) {
+	r, err := t.c.queryRow(`SELECT count(*) FROM code_sends WHERE user_name = ? AND created_at > ?`, user, ms(since))
+	if err != nil {
+		return 0, err
+	}
+	return int(asInt(r[0])), nil
+}
+
+// fromMillis is a stored time, or zero for 0.
+func fromMillis(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
 }

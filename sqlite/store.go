@@ -141,7 +141,7 @@ func migrations() []migration {
 
 // SchemaVersion is the schema version this build writes: the number of
 // files in migrations/ (a test checks that they agree).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Open opens the database described by cfg, applies pending migrations and
 // loads the key. With opt.Create it creates the directory, database and key
@@ -428,7 +428,7 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-const devicesQuery = `SELECT id, name, kind, algorithm, digits, period, secret, disabled, address, notifier
+const devicesQuery = `SELECT id, name, kind, algorithm, digits, period, secret, disabled, address, notifier, last_step, drift
 		FROM devices WHERE user_id = ?` // sorted in Go: ORDER BY costs a temp b-tree
 
 func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Device, error) {
@@ -439,18 +439,22 @@ func (s *Store) devices(ctx context.Context, q queryer, userID int64) ([]mfa.Dev
 	defer rows.Close()
 	var out []mfa.Device
 	for rows.Next() {
-		var id, digits, period int64
+		var id, digits, period, drift int64
 		var name, kind, alg, addr, notifier string
 		var sealed []byte
 		var disabled bool
-		if err := rows.Scan(&id, &name, &kind, &alg, &digits, &period, &sealed, &disabled, &addr, &notifier); err != nil {
+		var last sql.NullInt64
+		if err := rows.Scan(&id, &name, &kind, &alg, &digits, &period, &sealed, &disabled, &addr, &notifier, &last, &drift); err != nil {
 			return nil, err
 		}
 		d, err := s.device(userID, id, name, kind, alg, digits, period, sealed, disabled)
 		if err != nil {
 			return nil, err
 		}
-		d.Address, d.Notifier = addr, notifier
+		d.Address, d.Notifier, d.LastStep, d.Drift = addr, notifier, -1, drift
+		if last.Valid {
+			d.LastStep = last.Int64
+		}
 		out = append(out, d)
 	}
 	sortDevices(out)
@@ -471,7 +475,7 @@ func (s *Store) device(userID, id int64, name, kind, alg string, digits, period 
 	if d.Kind, err = mfa.ParseDeviceKind(kind); err != nil {
 		return mfa.Device{}, fmt.Errorf("device %d: %w", id, err)
 	}
-	if d.Kind == mfa.DevicePush {
+	if d.Kind.Delivers() {
 		return d, nil // no secret
 	}
 	if d.Secret, err = s.open(userID, name, sealed); err != nil {

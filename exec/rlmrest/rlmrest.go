@@ -132,7 +132,7 @@ func ParseRequest(body []byte, query url.Values) (mfa.Request, Packet, error) {
 			req.State, err = octets(v)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("State: %w", err))
+			errs = append(errs, fmt.Errorf("attribute State: %w", err))
 		}
 	}
 	for _, name := range []string{"CHAP-Password", "MS-CHAP-Response", "MS-CHAP2-Response"} {

@@ -505,11 +505,11 @@ func TestBackendDownOrSlow(t *testing.T) {
 					return d.ReplaceSecrets(c, userDN("alice"), []string{"a"}, []string{"b"})
 				}},
 			} {
+				start := time.Now()
 				c, cancel := ctx, context.CancelFunc(func() {})
 				if tt.deadline > 0 {
 					c, cancel = context.WithTimeout(ctx, tt.deadline)
 				}
-				start := time.Now()
 				err := call.do(c)
 				took := time.Since(start)
 				cancel()

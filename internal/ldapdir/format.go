@@ -206,6 +206,9 @@ func EncodeSecrets(f Format, devices []StoredDevice, old []string) ([]string, er
 				continue
 			}
 			d := sd.Device
+			if d.Kind != mfa.DeviceTOTP {
+				return nil, fmt.Errorf("ldapdir: device %d: %v devices are not supported in the directory, only totp", i+1, d.Kind)
+			}
 			if err := mfa.ValidateDevice(d); err != nil {
 				return nil, fmt.Errorf("ldapdir: device %d: %w", i+1, err)
 			}

@@ -48,6 +48,43 @@ type OTPConfig struct {
 	// allow for clock drift. Unset means 1 (±30 s with the default period);
 	// 0 accepts only the current step; at most 10.
 	Window *int `toml:"window"`
+	// OuterWindow is how many TOTP steps either side a code may be and
+	// still lead to resynchronisation ("enter the next code"): default 10.
+	OuterWindow int `toml:"outer_window"`
+	// HOTPLookahead is how many HOTP counters ahead are accepted: default
+	// 10.
+	HOTPLookahead int `toml:"hotp_lookahead"`
+	// HOTPOuterWindow is how many counters ahead a code may be and still
+	// lead to resynchronisation: default 100.
+	HOTPOuterWindow int `toml:"hotp_outer_window"`
+}
+
+// OTP window defaults.
+const (
+	DefaultOuterWindow     = 10
+	DefaultHOTPLookahead   = 10
+	DefaultHOTPOuterWindow = 100
+)
+
+func (c OTPConfig) outer() int64 {
+	if c.OuterWindow == 0 {
+		return DefaultOuterWindow
+	}
+	return int64(c.OuterWindow)
+}
+
+func (c OTPConfig) lookahead() int64 {
+	if c.HOTPLookahead == 0 {
+		return DefaultHOTPLookahead
+	}
+	return int64(c.HOTPLookahead)
+}
+
+func (c OTPConfig) hotpOuter() int64 {
+	if c.HOTPOuterWindow == 0 {
+		return DefaultHOTPOuterWindow
+	}
+	return int64(c.HOTPOuterWindow)
 }
 
 // DefaultWindow is the TOTP window used when [otp] window is unset.
@@ -65,10 +102,20 @@ func (c OTPConfig) window() int {
 
 // Validate reports configuration errors.
 func (c OTPConfig) Validate() error {
+	var errs []error
 	if w := c.window(); w < 0 || w > MaxWindow {
-		return fmt.Errorf("otp.window = %d: must be between 0 and %d", w, MaxWindow)
+		errs = append(errs, fmt.Errorf("otp.window = %d: must be between 0 and %d", w, MaxWindow))
 	}
-	return nil
+	if o := c.outer(); o < int64(c.window()) || o > 100 {
+		errs = append(errs, fmt.Errorf("otp.outer_window = %d: must be between otp.window and 100", o))
+	}
+	if l := c.lookahead(); l < 1 || l > 100 {
+		errs = append(errs, fmt.Errorf("otp.hotp_lookahead = %d: must be between 1 and 100", l))
+	}
+	if o := c.hotpOuter(); o < c.lookahead() || o > 1000 {
+		errs = append(errs, fmt.Errorf("otp.hotp_outer_window = %d: must be between otp.hotp_lookahead and 1000", o))
+	}
+	return errors.Join(errs...)
 }
 
 // ChallengeConfig is the [challenge] section.
@@ -101,6 +148,7 @@ type Config struct {
 	Challenge ChallengeConfig
 	Users     UserNames
 	Push      PushConfig
+	Codes     CodesConfig
 	Lockout   LockoutConfig
 	Profiles  []Profile
 	// Node names this radmfa instance in events (default: the host name,
@@ -110,7 +158,7 @@ type Config struct {
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
-	errs := []error{c.OTP.Validate(), c.Challenge.Validate(), c.Push.Validate(), c.Lockout.Validate()}
+	errs := []error{c.OTP.Validate(), c.Challenge.Validate(), c.Push.Validate(), c.Codes.Validate(), c.Lockout.Validate()}
 	names := map[string]bool{}
 	for _, p := range c.Profiles {
 		if names[p.Name] {

@@ -47,6 +47,7 @@ const (
 	MsgCodeUsed     = "This code was already used; wait for the next one"
 	MsgExpired      = "The login attempt expired; please start again"
 	MsgLocked       = "Your account is locked; try again later or contact the help desk"
+	MsgResync       = "Enter the next code to resynchronise your token"
 	MsgFallback     = "Enter the code from your authenticator app (or press Enter to send another push)"
 	MsgPushDenied   = "The sign-in request was denied"
 	MsgPushFailed   = "The sign-in request could not be sent; use a code from your authenticator app"

@@ -165,7 +165,11 @@ type request struct {
 func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, txID string) (step, error) {
 	r := &request{req: req, profile: e.cfg.profileFor(req), now: now}
 	r.ev = e.event(req, r.profile, now, txID)
-	name, err := e.cfg.Users.Normalize(req.UserName)
+	names := e.cfg.Users
+	if r.profile.Users != nil {
+		names = *r.profile.Users
+	}
+	name, err := names.Normalize(req.UserName)
 	if err != nil {
 		r.ev.User = Printable(req.UserName)
 		return reject(r, "invalid user name", MsgFailed), nil
@@ -202,6 +206,11 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 
 	user, err := tx.LookupUser(ctx, name)
 	if errors.Is(err, ErrNotFound) {
+		if r.profile.UnknownUser == "accept" {
+			r.ev.Result = ResultSuccess
+			r.ev.Message = fmt.Sprintf("unknown user accepted without a second factor (profile %s: unknown_user = accept)", r.profile.Name)
+			return step{d: Decision{Action: ActionAccept, TxID: r.ev.TxID, Reason: r.ev.Message}, events: []Event{r.ev}}, nil
+		}
 		return reject(r, "unknown user", MsgFailed), nil
 	}
 	if err != nil {
@@ -223,11 +232,25 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 			r.devices = append(r.devices, d)
 		}
 	}
+	if st, ok, err := e.bypass(ctx, tx, r); ok || err != nil {
+		return st, err
+	}
 	if len(r.devices) == 0 {
 		return reject(r, "user has no enabled device", MsgFailed), nil
 	}
 
 	r.ev.Trigger = ClassifyPasscode(req.Passcode.Reveal())
+	if ch != nil {
+		switch ch.Kind {
+		case ChallengeCode:
+			return e.checkCode(ctx, tx, r, *ch, req.Passcode.Reveal())
+		case ChallengeResync:
+			if r.ev.Trigger == TriggerCode {
+				return e.resync(ctx, tx, r, *ch, req.Passcode.Reveal())
+			}
+			return e.failure(ctx, tx, r, "resynchronisation answer is not a code", MsgFailed)
+		}
+	}
 	if r.ev.Trigger == TriggerCode {
 		st, err := e.verifyOTP(ctx, tx, r, req.Passcode.Reveal())
 		if err == nil && ch != nil && ch.PushID != 0 && st.d.Action == ActionAccept {
@@ -255,32 +278,57 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 		}
 	}
 	switch r.ev.Trigger {
-	case TriggerEmpty, TriggerOneChar, TriggerSMS, TriggerEmail, TriggerGrid:
-		// No SMS, e-mail or grid methods yet: s, e and g are ordinary
-		// 1-character passcodes (seed 003).
+	case TriggerSMS, TriggerEmail:
+		kind := map[Trigger]DeviceKind{TriggerSMS: DeviceSMS, TriggerEmail: DeviceEmail}[r.ev.Trigger]
+		if d, ok := codeDevice(r.devices, kind); ok {
+			return e.sendCode(ctx, tx, r, d)
+		}
+		// Without that method, s and e are 1-character passcodes (seed 003).
+		return e.pushTrigger(ctx, tx, r)
+	case TriggerEmpty, TriggerOneChar, TriggerGrid:
+		// No grid method exists: g is a 1-character passcode too.
 		return e.pushTrigger(ctx, tx, r)
 	default:
 		return e.failure(ctx, tx, r, "invalid passcode", MsgFailed)
 	}
 }
 
-// verifyOTP checks a code against every enabled device with as many digits
-// and marks the matching step used.
+// verifyOTP checks a code against every enabled TOTP and HOTP device with
+// as many digits and marks the matching step or counter used. A code just
+// outside the normal window, but inside the outer one, asks for the next
+// code to resynchronise the token (Outer Window Authentication, seed 003).
 func (e *Engine) verifyOTP(ctx context.Context, tx Tx, r *request, code string) (step, error) {
-	w := int64(e.cfg.OTP.window())
 	var lengthOK, replayed bool
-	for _, d := range r.devices {
-		if d.Kind != DeviceTOTP || d.Digits != len(code) {
+	var outerDev *Device
+	var outerCounter int64
+	for i, d := range r.devices {
+		if (d.Kind != DeviceTOTP && d.Kind != DeviceHOTP) || d.Digits != len(code) {
 			continue
 		}
 		lengthOK = true
-		r.ev.Method = MethodTOTP
-		step := Step(d, r.now)
-		counter, ok, err := match(d, code, step-w, step+w)
+		r.ev.Method = methodOf(d)
+		w := e.windows(d, r.now)
+		counter, ok, err := match(d, code, w.from, w.to)
 		if err != nil {
 			return stepErr(fmt.Errorf("device %d: %w", d.ID, err))
 		}
+		if !ok && d.Kind == DeviceHOTP && d.LastStep >= 0 {
+			// A code just used (HOTP windows start after the last one).
+			if _, used, err := match(d, code, max(0, d.LastStep-e.cfg.OTP.lookahead()+1), d.LastStep); err == nil && used {
+				replayed = true
+				continue
+			}
+		}
 		if !ok {
+			if outerDev == nil {
+				c, ok, err := match(d, code, w.outerFrom, w.outerTo)
+				if err != nil {
+					return stepErr(fmt.Errorf("device %d: %w", d.ID, err))
+				}
+				if ok && c > d.LastStep {
+					outerDev, outerCounter = &r.devices[i], c
+				}
+			}
 			continue
 		}
 		fresh, err := tx.UseStep(ctx, d.ID, counter)
@@ -292,7 +340,9 @@ func (e *Engine) verifyOTP(ctx context.Context, tx Tx, r *request, code string) 
 			continue
 		}
 		msg := "OTP accepted"
-		if off := counter - step; off != 0 {
+		if d.Kind == DeviceHOTP {
+			msg = fmt.Sprintf("OTP accepted (counter %d)", counter)
+		} else if off := counter - w.center; off != 0 {
 			msg = fmt.Sprintf("OTP accepted (%+d step)", off)
 		}
 		r.ev.Device = d.Name
@@ -303,9 +353,156 @@ func (e *Engine) verifyOTP(ctx context.Context, tx Tx, r *request, code string) 
 		return e.failure(ctx, tx, r, fmt.Sprintf("invalid passcode: no enabled device has %d digits", len(code)), MsgFailed)
 	case replayed:
 		return e.failure(ctx, tx, r, "OTP already used", MsgCodeUsed)
+	case outerDev != nil:
+		return e.resyncChallenge(ctx, tx, r, *outerDev, outerCounter)
 	default:
 		return e.failure(ctx, tx, r, "wrong OTP", MsgFailed)
 	}
+}
+
+// otpWindows are the counters a device's code is searched in.
+type otpWindows struct {
+	center             int64 // TOTP: now's step with the learnt drift
+	from, to           int64 // accepted
+	outerFrom, outerTo int64 // resynchronisation
+}
+
+func (e *Engine) windows(d Device, now time.Time) otpWindows {
+	if d.Kind == DeviceHOTP {
+		next := d.LastStep + 1
+		l, o := e.cfg.OTP.lookahead(), e.cfg.OTP.hotpOuter()
+		return otpWindows{from: next, to: next + l - 1, outerFrom: next, outerTo: next + o - 1}
+	}
+	c := Step(d, now) + d.Drift
+	w, o := int64(e.cfg.OTP.window()), e.cfg.OTP.outer()
+	return otpWindows{center: c, from: c - w, to: c + w, outerFrom: c - o, outerTo: c + o}
+}
+
+func methodOf(d Device) Method {
+	switch d.Kind {
+	case DeviceHOTP:
+		return MethodHOTP
+	case DeviceSMS:
+		return MethodSMS
+	case DeviceEmail:
+		return MethodEmail
+	case DevicePush:
+		return MethodPush
+	}
+	return MethodTOTP
+}
+
+// resyncChallenge asks for the code after one found in the outer window.
+func (e *Engine) resyncChallenge(ctx context.Context, tx Tx, r *request, d Device, counter int64) (step, error) {
+	state := make([]byte, stateLen)
+	if _, err := io.ReadFull(e.rand, state); err != nil {
+		return step{}, fmt.Errorf("random State: %w", err)
+	}
+	err := tx.PutChallenge(ctx, Challenge{Key: stateKey(state), User: r.ev.User, TxID: r.ev.TxID, Kind: ChallengeResync,
+		Client: clientOf(r.req), Expires: r.now.Add(e.cfg.Challenge.timeout()), DeviceID: d.ID, Counter: counter})
+	if err != nil {
+		return step{}, err
+	}
+	r.ev.Result = ResultOuterWindow
+	r.ev.Device = d.Name
+	if d.Kind == DeviceHOTP {
+		r.ev.Message = fmt.Sprintf("code %d counters ahead: enter the next code to resynchronise", counter-d.LastStep-1)
+	} else {
+		r.ev.Message = fmt.Sprintf("code %+d steps away: enter the next code to resynchronise", counter-(Step(d, r.now)+d.Drift))
+	}
+	return step{d: Decision{Action: ActionChallenge, Message: MsgResync, State: state, TxID: r.ev.TxID, Reason: r.ev.Message},
+		events: []Event{r.ev}}, nil
+}
+
+// resync checks the answer to a resynchronisation challenge: the code that
+// follows the first one.
+func (e *Engine) resync(ctx context.Context, tx Tx, r *request, ch Challenge, code string) (step, error) {
+	var d *Device
+	for i := range r.devices {
+		if r.devices[i].ID == ch.DeviceID {
+			d = &r.devices[i]
+		}
+	}
+	if d == nil {
+		return e.failure(ctx, tx, r, "resynchronisation: the device is gone or disabled", MsgFailed)
+	}
+	r.ev.Method, r.ev.Device = methodOf(*d), d.Name
+	next := ch.Counter + 1
+	if _, ok, err := match(*d, code, next, next); err != nil || !ok {
+		if err != nil {
+			return step{}, err
+		}
+		return e.failure(ctx, tx, r, "resynchronisation failed: the second code does not follow the first", MsgFailed)
+	}
+	fresh, err := tx.UseStep(ctx, d.ID, next)
+	if err != nil {
+		return step{}, err
+	}
+	if !fresh {
+		return e.failure(ctx, tx, r, "OTP already used", MsgCodeUsed)
+	}
+	drift := int64(0)
+	msg := fmt.Sprintf("token resynchronised (counter %d)", next)
+	if d.Kind == DeviceTOTP {
+		drift = next - Step(*d, r.now)
+		msg = fmt.Sprintf("token resynchronised (drift %+d steps)", drift)
+	}
+	if err := tx.SyncDevice(ctx, d.ID, next, drift); err != nil {
+		return step{}, err
+	}
+	return e.success(ctx, tx, r, msg)
+}
+
+// Resync resynchronises one of a user's tokens from two consecutive codes
+// (radmfa user resync): it searches far wider than logins do (±100 TOTP
+// steps, 1000 HOTP counters) and records where the token is.
+func (e *Engine) Resync(ctx context.Context, name, code1, code2 string) (device string, drift int64, err error) {
+	now := e.now().UTC()
+	user, err := e.cfg.Users.Normalize(name)
+	if err != nil {
+		return "", 0, ErrInvalidUserName
+	}
+	err = e.store.Update(ctx, func(tx Tx) error {
+		u, err := tx.LookupUser(ctx, user)
+		if err != nil {
+			return err
+		}
+		devs, err := tx.Devices(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, d := range devs {
+			if (d.Kind != DeviceTOTP && d.Kind != DeviceHOTP) || d.Disabled || d.Digits != len(code1) {
+				continue
+			}
+			from, to := d.LastStep+1, d.LastStep+1000
+			if d.Kind == DeviceTOTP {
+				s := Step(d, now)
+				from, to = max(s-100, d.LastStep+1), s+100
+			}
+			c, ok, err := match(d, code1, from, to)
+			if err != nil || !ok {
+				continue
+			}
+			if _, ok, _ := match(d, code2, c+1, c+1); !ok {
+				continue
+			}
+			drift = 0
+			if d.Kind == DeviceTOTP {
+				drift = c + 1 - Step(d, now)
+			}
+			device = d.Name
+			if err := tx.SyncDevice(ctx, d.ID, c+1, drift); err != nil {
+				return err
+			}
+			if u.Failures > 0 || !u.LockedUntil.IsZero() {
+				return tx.ResetFailures(ctx, u.ID)
+			}
+			return nil
+		}
+		return errors.New("mfa: resync: no enabled device shows these two codes one after the other")
+	})
+	return device, drift, err
 }
 
 // success concludes with Accept and a Success event, clearing the user's
@@ -325,7 +522,7 @@ func (e *Engine) success(ctx context.Context, tx Tx, r *request, msg string) (st
 // the user's lockout; reaching the limit adds an "account locked" event.
 func (e *Engine) failure(ctx context.Context, tx Tx, r *request, reason, msg string) (step, error) {
 	st := reject(r, reason, msg)
-	locked, err := e.countFailure(ctx, tx, r.user.ID, r.now)
+	locked, err := e.countFailure(ctx, tx, r.user.ID, r.now, dedupKey(r.req))
 	if err != nil {
 		return step{}, err
 	}
@@ -337,9 +534,9 @@ func (e *Engine) failure(ctx context.Context, tx Tx, r *request, reason, msg str
 	return st, nil
 }
 
-func (e *Engine) countFailure(ctx context.Context, tx Tx, userID int64, now time.Time) (bool, error) {
+func (e *Engine) countFailure(ctx context.Context, tx Tx, userID int64, now time.Time, key string) (bool, error) {
 	max, d := e.cfg.Lockout.limits()
-	return tx.RecordFailure(ctx, userID, max, now.Add(d))
+	return tx.RecordFailure(ctx, userID, max, now.Add(d), key)
 }
 
 // reject concludes with Reject and a Failure event that does not count

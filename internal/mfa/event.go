@@ -63,12 +63,13 @@ type Method string
 // Methods. The empty Method means none applied (an invalid passcode, an
 // unknown user).
 const (
-	MethodNone  Method = ""
-	MethodTOTP  Method = "totp"
-	MethodHOTP  Method = "hotp"
-	MethodPush  Method = "push"
-	MethodSMS   Method = "sms"
-	MethodEmail Method = "email"
+	MethodNone   Method = ""
+	MethodTOTP   Method = "totp"
+	MethodHOTP   Method = "hotp"
+	MethodPush   Method = "push"
+	MethodSMS    Method = "sms"
+	MethodEmail  Method = "email"
+	MethodBypass Method = "bypass" // help-desk bypass
 )
 
 // Event is one step of an authentication, as stored in the event log

@@ -29,7 +29,10 @@ func (k NotificationKind) String() string {
 // Notification is a message to deliver through a notifier (a plugin).
 type Notification struct {
 	Kind NotificationKind
-	User string // normalised user name it concerns
+	// Notifier names the notifier to use ("" = the default one): a
+	// device's notifier, e.g. "sms" for a phone number.
+	Notifier string
+	User     string // normalised user name it concerns
 	// To is the address to deliver to (phone number, e-mail address);
 	// "" lets the notifier use its configured destination (an ntfy topic,
 	// a webhook URL, the operator's address).

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -25,7 +26,16 @@ func ValidateDevice(d Device) error {
 		}
 		return nil
 	}
-	if d.Kind != DeviceTOTP {
+	if d.Kind == DeviceSMS || d.Kind == DeviceEmail {
+		if d.Address == "" || len(d.Address) > 254 {
+			return fmt.Errorf("mfa: an %s device needs an address of at most 254 bytes", d.Kind)
+		}
+		if d.Kind == DeviceSMS {
+			return validatePhone(d.Address)
+		}
+		return validateEmail(d.Address)
+	}
+	if d.Kind != DeviceTOTP && d.Kind != DeviceHOTP {
 		return fmt.Errorf("mfa: device kind %v is not supported", d.Kind)
 	}
 	if _, ok := algorithms[d.Algorithm]; !ok {
@@ -34,7 +44,7 @@ func ValidateDevice(d Device) error {
 	if d.Digits != 6 && d.Digits != 8 {
 		return fmt.Errorf("mfa: digits %d: want 6 or 8", d.Digits)
 	}
-	if d.Period < 1 || d.Period > 300 {
+	if d.Kind == DeviceTOTP && (d.Period < 1 || d.Period > 300) {
 		return fmt.Errorf("mfa: period %d: want 1 to 300 seconds", d.Period)
 	}
 	if len(d.Secret) < 10 {
@@ -42,6 +52,37 @@ func ValidateDevice(d Device) error {
 	}
 	if len(d.Secret) > 128 {
 		return fmt.Errorf("mfa: secret is %d bytes: want at most 128", len(d.Secret))
+	}
+	return nil
+}
+
+// validatePhone accepts a phone number as SMS gateways take it: an
+// optional "+", then 6 to 20 digits, spaces, dashes or dots between them.
+func validatePhone(a string) error {
+	digits := 0
+	for i, r := range a {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0:
+		case (r == ' ' || r == '-' || r == '.') && i > 0:
+		default:
+			return fmt.Errorf("mfa: sms address %q: want a phone number such as +4915112345678", a)
+		}
+	}
+	if digits < 6 || digits > 20 {
+		return fmt.Errorf("mfa: sms address %q: want a phone number with 6 to 20 digits", a)
+	}
+	return nil
+}
+
+// validateEmail accepts a bare e-mail address (local@domain), without a
+// display name or anything that would let it name more recipients.
+func validateEmail(a string) error {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") ||
+		strings.ContainsFunc(a, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("<>,;:\"()[]\\", r) }) {
+		return fmt.Errorf("mfa: email address %q: want a bare address such as alice@example.com", a)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,7 +107,9 @@ func TestValidateDevice(t *testing.T) {
 		{"period 0", func(d *Device) { d.Period = 0 }, false},
 		{"period huge", func(d *Device) { d.Period = 3600 }, false},
 		{"short secret", func(d *Device) { d.Secret = Secret("short") }, false},
-		{"hotp not yet", func(d *Device) { d.Kind = DeviceHOTP }, false},
+		{"hotp", func(d *Device) { d.Kind, d.Period = DeviceHOTP, 0 }, true},
+		{"push without address", func(d *Device) { d.Kind = DevicePush }, false},
+		{"sms with address", func(d *Device) { d.Kind, d.Address = DeviceSMS, "+441234567" }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +117,41 @@ func TestValidateDevice(t *testing.T) {
 			tt.mod(&d)
 			if err := ValidateDevice(d); (err == nil) != tt.ok {
 				t.Fatalf("ValidateDevice: %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestValidateDeliveryAddress(t *testing.T) {
+	tests := []struct {
+		name string
+		kind DeviceKind
+		addr string
+		ok   bool
+	}{
+		{"e164", DeviceSMS, "+4915112345678", true},
+		{"national with spaces", DeviceSMS, "0151 123-456.78", true},
+		{"too short", DeviceSMS, "+12345", false},
+		{"too long", DeviceSMS, "+123456789012345678901", false},
+		{"letters", DeviceSMS, "+49 call me", false},
+		{"plus inside", DeviceSMS, "49+151123456", false},
+		{"leading space", DeviceSMS, " 4915112345678", false},
+		{"empty sms", DeviceSMS, "", false},
+		{"email", DeviceEmail, "alice@example.com", true},
+		{"email localhost", DeviceEmail, "root@localhost", true},
+		{"no at", DeviceEmail, "alice", false},
+		{"two ats", DeviceEmail, "a@b@c", false},
+		{"display name", DeviceEmail, "Alice <alice@example.com>", false},
+		{"two recipients", DeviceEmail, "a@example.com,b@example.com", false},
+		{"header injection", DeviceEmail, "a@example.com\r\nBcc: x@evil", false},
+		{"empty local", DeviceEmail, "@example.com", false},
+		{"too long", DeviceEmail, strings.Repeat("a", 250) + "@x.io", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateDevice(Device{Kind: tt.kind, Address: tt.addr})
+			if (err == nil) != tt.ok {
+				t.Fatalf("ValidateDevice(%q) = %v, want ok=%v", tt.addr, err, tt.ok)
 			}
 		})
 	}

@@ -163,6 +163,12 @@ type Profile struct {
 	Resource string      `toml:"resource"`
 	FailMode FailMode    `toml:"fail_mode"`
 	Push     ProfilePush `toml:"push"`
+	// UnknownUser is "reject" (default) or "accept": let users radmfa does
+	// not know through without a second factor (during a roll-out), every
+	// time recorded as an event.
+	UnknownUser string `toml:"unknown_user"`
+	// Users overrides [users] (name normalisation) for these clients.
+	Users *UserNames `toml:"users"`
 }
 
 // Validate reports configuration errors.
@@ -187,6 +193,11 @@ func (p Profile) Validate(push PushConfig) error {
 	case "", FailSecure, FailOpen:
 	default:
 		errs = append(errs, fmt.Errorf("profile %q: fail_mode %q: want secure or open", p.Name, p.FailMode))
+	}
+	switch p.UnknownUser {
+	case "", "reject", "accept":
+	default:
+		errs = append(errs, fmt.Errorf("profile %q: unknown_user %q: want reject or accept", p.Name, p.UnknownUser))
 	}
 	s := p.push(push)
 	if err := validatePush(s.flow, s.variant); err != nil {

@@ -33,6 +33,13 @@ func (e *Engine) pushTrigger(ctx context.Context, tx Tx, r *request) (step, erro
 		r.ev.Method = MethodPush
 		return e.failMode(r, "push unavailable: the radmfa daemon cannot be reached")
 	case !configured || e.notifier == nil || e.waiter == nil:
+		// No push: the user's fallback, by what is enrolled (SMS, e-mail,
+		// else the authenticator app's code; SPEC §2).
+		for _, kind := range []DeviceKind{DeviceSMS, DeviceEmail} {
+			if d, ok := codeDevice(r.devices, kind); ok {
+				return e.sendCode(ctx, tx, r, d)
+			}
+		}
 		return e.otpChallenge(ctx, tx, r, ChallengeOTP, MsgEnterAppCode, 0, true)
 	}
 	r.ev.Method = MethodPush
@@ -312,7 +319,7 @@ func (e *Engine) DecidePush(ctx context.Context, token string, d PushDecision) (
 				ev.Message = "push rejected: wrong number chosen"
 			}
 			if user.ID != 0 {
-				locked, err := e.countFailure(ctx, tx, user.ID, now)
+				locked, err := e.countFailure(ctx, tx, user.ID, now, "")
 				if err != nil {
 					return err
 				}

@@ -18,6 +18,12 @@ type User struct {
 	Disabled    bool
 	Failures    int       // consecutive failures (lockout)
 	LockedUntil time.Time // zero when not locked
+	// BypassUntil skips the second factor until then (help desk).
+	BypassUntil time.Time
+	// BypassCode is the SHA-256 of a one-time bypass code, valid until
+	// BypassCodeExpires; nil when none.
+	BypassCode        []byte
+	BypassCodeExpires time.Time
 }
 
 // DeviceKind is the type of an OTP device.
@@ -29,9 +35,15 @@ const (
 	DeviceTOTP               // RFC 6238 time-based
 	DeviceHOTP               // RFC 4226 counter-based
 	DevicePush               // push approvals: an address on a notifier
+	DeviceSMS                // one-time codes by SMS: a phone number on a notifier
+	DeviceEmail              // one-time codes by e-mail: an address on a notifier
 )
 
-var deviceKindNames = [...]string{"invalid", "totp", "hotp", "push"}
+var deviceKindNames = [...]string{"invalid", "totp", "hotp", "push", "sms", "email"}
+
+// Delivers reports whether the device is an address on a notifier (push,
+// SMS, e-mail) rather than an OTP generator.
+func (k DeviceKind) Delivers() bool { return k == DevicePush || k == DeviceSMS || k == DeviceEmail }
 
 func (k DeviceKind) String() string {
 	if int(k) < len(deviceKindNames) {
@@ -61,8 +73,14 @@ type Device struct {
 	Period    int    // seconds per TOTP step
 	Secret    Secret // the raw key bytes (OTP devices)
 	Disabled  bool
-	Address   string // push devices: where the notifier delivers (ntfy topic, phone)
-	Notifier  string // push devices: the notifier's name ("" = the default one)
+	Address   string // push, SMS, e-mail: where the notifier delivers (ntfy topic, phone, address)
+	Notifier  string // push, SMS, e-mail: the notifier's name ("" = the default one)
+	// LastStep is the last accepted TOTP step or HOTP counter, -1 if none
+	// (an imported HOTP token starting at counter n has n-1).
+	LastStep int64
+	// Drift is a TOTP device's clock offset in steps, learnt when it was
+	// resynchronised.
+	Drift int64
 }
 
 // ChallengeKind says what the answer to an Access-Challenge must contain.
@@ -74,9 +92,11 @@ const (
 	ChallengeOTP                    // "Enter the code from your authenticator app"
 	ChallengePush                   // "Approve … then press Enter": the answer waits for the push
 	ChallengeFallback               // after a push timed out: a code, or Enter for another push
+	ChallengeResync                 // "Enter the next code to resynchronise your token"
+	ChallengeCode                   // "Enter the code sent to …" (SMS, e-mail)
 )
 
-var challengeKindNames = [...]string{"invalid", "otp", "push", "fallback"}
+var challengeKindNames = [...]string{"invalid", "otp", "push", "fallback", "resync", "code"}
 
 func (k ChallengeKind) String() string {
 	if int(k) < len(challengeKindNames) {
@@ -106,6 +126,15 @@ type Challenge struct {
 	Client  string // RADIUS client it was issued to
 	Expires time.Time
 	PushID  int64 // ChallengePush: the push it stands for
+	// ChallengeResync: the device and the step/counter of the first code.
+	DeviceID int64
+	Counter  int64
+	// ChallengeCode: the SHA-256 of the code sent, wrong answers so far,
+	// the masked destination and the channel (MethodSMS, MethodEmail).
+	CodeHash []byte
+	Attempts int
+	Target   string
+	Channel  Method
 }
 
 // Store gives the engine transactional access to its state. Update runs fn
@@ -125,13 +154,27 @@ type Tx interface {
 	EventLog
 	PushStore
 	Lockout
+	CodeLog
+	// SyncDevice records a resynchronised device: its last accepted step
+	// or counter and (TOTP) its drift.
+	SyncDevice(ctx context.Context, deviceID, lastStep, drift int64) error
+	// UseBypassCode clears the user's one-time bypass code.
+	UseBypassCode(ctx context.Context, userID int64) error
+}
+
+// CodeLog remembers the SMS and e-mail codes sent, for the rate limit.
+type CodeLog interface {
+	RecordCodeSend(ctx context.Context, user string, channel Method, at time.Time) error
+	CountCodeSends(ctx context.Context, user string, since time.Time) (int, error)
 }
 
 // Lockout counts consecutive failures per user.
 type Lockout interface {
 	// RecordFailure adds a failure; when the count reaches max it locks
-	// the user until lockUntil and resets the count, and reports true.
-	RecordFailure(ctx context.Context, userID int64, max int, lockUntil time.Time) (locked bool, err error)
+	// the user until lockUntil and resets the count, and reports true. A
+	// failure with the same non-empty key as the previous one (the NAS
+	// retransmitting the same packet) is not counted again.
+	RecordFailure(ctx context.Context, userID int64, max int, lockUntil time.Time, key string) (locked bool, err error)
 	// ResetFailures clears the count and any lock.
 	ResetFailures(ctx context.Context, userID int64) error
 }

@@ -54,7 +54,14 @@ type state struct {
 	challenges map[string]mfa.Challenge
 	events     []mfa.Event
 	pushes     []mfa.Push
+	sends      []send
+	failKeys   map[int64]string
 	nextID     int64
+}
+
+type send struct {
+	user string
+	at   time.Time
 }
 
 func (s state) clone() state {
@@ -65,6 +72,8 @@ func (s state) clone() state {
 		challenges: maps.Clone(s.challenges),
 		events:     slices.Clone(s.events),
 		pushes:     slices.Clone(s.pushes),
+		sends:      slices.Clone(s.sends),
+		failKeys:   maps.Clone(s.failKeys),
 		nextID:     s.nextID,
 	}
 	for k, v := range s.devices {
@@ -80,6 +89,7 @@ func NewStore() *Store {
 		devices:    map[int64][]mfa.Device{},
 		steps:      map[int64]int64{},
 		challenges: map[string]mfa.Challenge{},
+		failKeys:   map[int64]string{},
 	}}
 }
 
@@ -115,9 +125,36 @@ func (s *Store) AddUser(name string, disabled bool, devices ...mfa.Device) int64
 	for _, d := range devices {
 		s.state.nextID++
 		d.ID, d.UserID = s.state.nextID, u.ID
+		if d.LastStep == 0 {
+			d.LastStep = -1
+		}
 		s.state.devices[u.ID] = append(s.state.devices[u.ID], d)
 	}
 	return u.ID
+}
+
+// SetUser replaces a stored user's fields (lockout, bypass) by name.
+func (s *Store) SetUser(u mfa.User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.state.users[u.Name]
+	u.ID = old.ID
+	s.state.users[u.Name] = u
+}
+
+// Device returns a stored device by user and name.
+func (s *Store) Device(user, name string) mfa.Device {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.state.devices[s.state.users[user].ID] {
+		if d.Name == name {
+			if last, ok := s.state.steps[d.ID]; ok {
+				d.LastStep = last
+			}
+			return d
+		}
+	}
+	return mfa.Device{}
 }
 
 // Events returns a copy of the recorded events, oldest first.
@@ -173,7 +210,51 @@ func (t *tx) LookupUser(_ context.Context, name string) (mfa.User, error) {
 }
 
 func (t *tx) Devices(_ context.Context, userID int64) ([]mfa.Device, error) {
-	return slices.Clone(t.st.devices[userID]), nil
+	ds := slices.Clone(t.st.devices[userID])
+	for i, d := range ds {
+		if last, ok := t.st.steps[d.ID]; ok {
+			ds[i].LastStep = last
+		}
+	}
+	return ds, nil
+}
+
+func (t *tx) SyncDevice(_ context.Context, id, last, drift int64) error {
+	t.st.steps[id] = last
+	for uid, ds := range t.st.devices {
+		for i, d := range ds {
+			if d.ID == id {
+				ds = slices.Clone(ds)
+				ds[i].Drift = drift
+				t.st.devices[uid] = ds
+			}
+		}
+	}
+	return nil
+}
+
+func (t *tx) UseBypassCode(_ context.Context, id int64) error {
+	k, u := t.user(id)
+	if k != "" {
+		u.BypassCode, u.BypassCodeExpires = nil, time.Time{}
+		t.st.users[k] = u
+	}
+	return nil
+}
+
+func (t *tx) RecordCodeSend(_ context.Context, user string, _ mfa.Method, at time.Time) error {
+	t.st.sends = append(t.st.sends, send{user, at})
+	return nil
+}
+
+func (t *tx) CountCodeSends(_ context.Context, user string, since time.Time) (int, error) {
+	n := 0
+	for _, s := range t.st.sends {
+		if s.user == user && s.at.After(since) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (t *tx) UseStep(_ context.Context, deviceID, step int64) (bool, error) {
@@ -279,11 +360,15 @@ func (t *tx) user(id int64) (string, mfa.User) {
 	return "", mfa.User{}
 }
 
-func (t *tx) RecordFailure(_ context.Context, id int64, max int, until time.Time) (bool, error) {
+func (t *tx) RecordFailure(_ context.Context, id int64, max int, until time.Time, key string) (bool, error) {
 	k, u := t.user(id)
 	if k == "" {
 		return false, mfa.ErrNotFound
 	}
+	if key != "" && t.st.failKeys[id] == key {
+		return false, nil // the same packet again
+	}
+	t.st.failKeys[id] = key
 	u.Failures++
 	locked := u.Failures >= max
 	if locked {
@@ -299,6 +384,7 @@ func (t *tx) ResetFailures(_ context.Context, id int64) error {
 		u.Failures, u.LockedUntil = 0, time.Time{}
 		t.st.users[k] = u
 	}
+	delete(t.st.failKeys, id)
 	return nil
 }
 

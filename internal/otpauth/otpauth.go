@@ -189,7 +189,12 @@ func (k Key) URI() string {
 	return u.String()
 }
 
-// Device returns the key as a device of the engine.
+// Device returns the key as a device of the engine. An HOTP key's counter
+// is the next one it will show.
 func (k Key) Device(name string) mfa.Device {
-	return mfa.Device{Name: name, Kind: k.Kind, Algorithm: k.Algorithm, Digits: k.Digits, Period: k.Period, Secret: k.Secret}
+	d := mfa.Device{Name: name, Kind: k.Kind, Algorithm: k.Algorithm, Digits: k.Digits, Period: k.Period, Secret: k.Secret, LastStep: -1}
+	if k.Kind == mfa.DeviceHOTP {
+		d.Period, d.LastStep = 0, int64(k.Counter)-1
+	}
+	return d
 }
