@@ -3,7 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,6 +49,16 @@ when everything is usable, 1 otherwise.`,
 				logTo = cfg.Log.File
 			}
 			fmt.Fprintf(w, "Log:               %s\n", logTo)
+			fmt.Fprintf(w, "Notifiers:         %s\n", describeNotifiers(cfg))
+			fmt.Fprintf(w, "Push:              %s\n", describePush(cfg))
+			admin := "off (no admin.credential_file)"
+			if cfg.Admin.CredentialFile != "" {
+				admin = "on, " + cfg.Admin.listen()
+				if cfg.Admin.TLSCert != "" {
+					admin += " (TLS)"
+				}
+			}
+			fmt.Fprintf(w, "Admin page:        %s\n", admin)
 
 			store, err := c.openStore(cmd.Context(), cfg, false)
 			switch {
@@ -59,6 +73,9 @@ when everything is usable, 1 otherwise.`,
 					return err
 				}
 				fmt.Fprintf(w, "Database status:   ok (schema %d, %d users)\n", sqlite.SchemaVersion, len(users))
+				for _, warn := range deviceNotifierWarnings(cfg, users) {
+					fmt.Fprintf(w, "Warning:           %s\n", warn)
+				}
 				if st, err := os.Stat(cfg.Store.KeyPath()); err == nil && st.Mode().Perm()&0o077 != 0 {
 					fmt.Fprintf(w, "Warning:           key file mode is %04o; 0600 keeps it private to radmfa's user\n", st.Mode().Perm())
 				}
@@ -88,4 +105,68 @@ func describeUserNames(u mfa.UserNames) string {
 		s += ", @realm stripped"
 	}
 	return s
+}
+
+func describeNotifiers(cfg *config) string {
+	if len(cfg.Notifiers) == 0 {
+		return "none (push, SMS and e-mail codes are off)"
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(cfg.Notifiers)) {
+		n := cfg.Notifiers[name]
+		what := n.Builtin
+		if what == "" {
+			what = n.Path
+		}
+		parts = append(parts, name+" ("+what+")")
+	}
+	s := strings.Join(parts, ", ")
+	if d, err := defaultNotifier(slices.Sorted(maps.Keys(cfg.Notifiers))); err == nil {
+		s += "; default: " + d
+	} else {
+		s += "; no default (devices must name one)"
+	}
+	return s
+}
+
+func describePush(cfg *config) string {
+	if cfg.Push.ApprovalURL == "" {
+		return "off (no push.approval_url)"
+	}
+	if len(cfg.Notifiers) == 0 {
+		return "off (no notifier configured)"
+	}
+	timeout := mfa.Duration(mfa.DefaultPushTimeout)
+	if cfg.Push.Timeout != 0 {
+		timeout = cfg.Push.Timeout
+	}
+	flow := string(cfg.Push.Flow)
+	if flow == "" {
+		flow = string(mfa.FlowInline)
+	}
+	return fmt.Sprintf("on, %s, timeout %s, approval page %s", flow, time.Duration(timeout), cfg.Push.ApprovalURL)
+}
+
+// deviceNotifierWarnings names push, SMS and e-mail devices whose notifier
+// is not configured.
+func deviceNotifierWarnings(cfg *config, users []sqlite.UserInfo) []string {
+	names := slices.Sorted(maps.Keys(cfg.Notifiers))
+	_, defErr := defaultNotifier(names)
+	var warns []string
+	for _, u := range users {
+		for _, d := range u.Devices {
+			if !d.Kind.Delivers() || d.Disabled {
+				continue
+			}
+			switch {
+			case len(names) == 0:
+				warns = append(warns, fmt.Sprintf("%s device %s/%s: no [notifiers] configured, nothing can reach it", d.Kind, u.Name, d.Name))
+			case d.Notifier == "" && defErr != nil:
+				warns = append(warns, fmt.Sprintf("%s device %s/%s: %v", d.Kind, u.Name, d.Name, defErr))
+			case d.Notifier != "" && !slices.Contains(names, d.Notifier):
+				warns = append(warns, fmt.Sprintf("%s device %s/%s: notifier %q is not configured", d.Kind, u.Name, d.Name, d.Notifier))
+			}
+		}
+	}
+	return warns
 }

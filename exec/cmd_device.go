@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -144,6 +146,9 @@ func (c *cli) addDeliveryDevice(cmd *cobra.Command, store *sqlite.Store, user st
 		return usagef("device name %q: use 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
 	dev := mfa.Device{Name: name, Kind: kind, Address: to, Notifier: notifier}
+	if err := mfa.ValidateDevice(dev); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "mfa: "))
+	}
 	if err := store.AddDevice(cmd.Context(), c.actor(), user, dev); err != nil {
 		if errors.Is(err, sqlite.ErrExists) {
 			return fmt.Errorf("user %q already has a device %q", user, name)
@@ -155,7 +160,20 @@ func (c *cli) addDeliveryDevice(cmd *cobra.Command, store *sqlite.Store, user st
 		via = "the default notifier"
 	}
 	what := map[mfa.DeviceKind]string{mfa.DevicePush: "sign-in requests", mfa.DeviceSMS: "SMS codes", mfa.DeviceEmail: "e-mail codes"}[kind]
-	fmt.Fprintf(c.stdout, "%s device %q for user %q: %s go to %s via %s.\n", strings.ToUpper(kind.String()[:1])+kind.String()[1:], name, user, what, to, via)
+	label := map[mfa.DeviceKind]string{mfa.DevicePush: "Push", mfa.DeviceSMS: "SMS", mfa.DeviceEmail: "E-mail"}[kind]
+	fmt.Fprintf(c.stdout, "%s device %q for user %q: %s go to %s via %s.\n", label, name, user, what, to, via)
+	if cfg, err := c.config(); err == nil {
+		names := slices.Sorted(maps.Keys(cfg.Notifiers))
+		_, defErr := defaultNotifier(names)
+		switch {
+		case len(names) == 0:
+			fmt.Fprintf(c.stderr, "Warning: the config has no [notifiers] yet: nothing reaches this device until one is configured.\n")
+		case notifier != "" && !slices.Contains(names, notifier):
+			fmt.Fprintf(c.stderr, "Warning: notifier %q is not in the config (notifiers: %s).\n", notifier, strings.Join(names, ", "))
+		case notifier == "" && defErr != nil:
+			fmt.Fprintf(c.stderr, "Warning: %v.\n", defErr)
+		}
+	}
 	return nil
 }
 

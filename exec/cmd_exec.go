@@ -185,7 +185,18 @@ func (c *cli) runExec(ctx context.Context, f execFlags) int {
 	// checkpoints and deletes the WAL, four fsyncs and two unlinks that
 	// cost more than the decision itself.
 	defer store.TrimWAL(context.WithoutCancel(ctx))
-	engine, err := mfa.New(store, cfg.engineConfig())
+	var opts []mfa.Option
+	// SMS and e-mail codes: a notifier starts only if one is sent.
+	nf, err := newNotifiers(cfg, log, true)
+	if err != nil {
+		log.Error().Err(err).Msg("could not decide: notifier config")
+		return c.reply(unavailable)
+	}
+	if nf != nil {
+		defer nf.Close()
+		opts = append(opts, mfa.WithNotifier(nf))
+	}
+	engine, err := mfa.New(store, cfg.engineConfig(), opts...)
 	if err != nil {
 		log.Error().Err(err).Msg("could not decide: engine config")
 		return c.reply(unavailable)

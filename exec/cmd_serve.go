@@ -125,7 +125,11 @@ type server struct {
 	engine    *mfa.Engine
 	handler   *rlmrest.Handler
 	http      *http.Server
-	approval  *http.Server // the public approval page; nil when off
+	approval  *http.Server   // the public approval page; nil when off
+	extra     []*http.Server // the admin page
+	notifiers *notifiers     // nil without [notifiers]
+	stop      context.CancelFunc
+	bg        sync.WaitGroup // background jobs (maintenance)
 	listeners []net.Listener
 	sockets   []string
 	closers   []func()
@@ -163,6 +167,21 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverO
 	}
 	s := &server{log: log, store: store, batcher: store.NewBatcher(0), broker: mfa.NewBroker(store.PushOutcome)}
 	opts := []mfa.Option{mfa.WithPushWaiter(s.broker)}
+	if o.notifier == nil {
+		if s.notifiers, err = newNotifiers(cfg, log, false); err != nil {
+			s.close()
+			return nil, err
+		}
+		if s.notifiers != nil {
+			if err := s.notifiers.Start(ctx); err != nil {
+				s.notifiers = nil
+				s.close()
+				return nil, fmt.Errorf("serve: %w", err)
+			}
+			o.notifier = s.notifiers
+			log.Info().Strs("notifiers", s.notifiers.group.Names()).Msg("notifiers started")
+		}
+	}
 	if o.notifier != nil {
 		opts = append(opts, mfa.WithNotifier(o.notifier))
 	} else if cfg.Push.ApprovalURL != "" {
@@ -237,6 +256,19 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverO
 			return nil, err
 		}
 	}
+	if cfg.Admin.CredentialFile != "" {
+		if err := s.startAdmin(cfg); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.maintain(bg, cfg)
+	}()
 	log.Info().Str("database", store.Path()).Str("version", versionString()).Msg("radmfa serve started")
 	return s, nil
 }
@@ -336,14 +368,26 @@ func (s *server) shutdown(timeout time.Duration) error {
 	if s.approval != nil {
 		s.approval.Shutdown(ctx)
 	}
+	for _, srv := range s.extra {
+		srv.Shutdown(ctx)
+	}
 	s.close()
 	s.log.Info().Msg("radmfa serve stopped")
 	return err
 }
 
 func (s *server) close() {
+	if s.stop != nil {
+		s.stop()
+		s.bg.Wait()
+	}
 	for _, l := range s.listeners {
 		l.Close()
+	}
+	if s.notifiers != nil {
+		if err := s.notifiers.Close(); err != nil {
+			s.log.Warn().Err(err).Msg("closing notifiers")
+		}
 	}
 	for _, c := range s.closers {
 		c()

@@ -11,6 +11,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/plugin/host"
 	"github.com/radmfa/radmfa/sqlite"
 )
 
@@ -41,6 +42,13 @@ type config struct {
 	Lockout   mfa.LockoutConfig      `toml:"lockout"`
 	Profiles  []mfa.Profile          `toml:"profile"`
 	Approval  approvalConfig         `toml:"approval"`
+	Codes     mfa.CodesConfig        `toml:"codes"`
+	// Notifiers are the notifier plugins by name ([notifiers.NAME]):
+	// pushes, SMS and e-mail codes and alerts go through them.
+	Notifiers map[string]host.Config `toml:"notifiers"`
+	// Admin is the admin report page of serve (off without a
+	// credential file).
+	Admin adminConfig `toml:"admin"`
 
 	// file is where the config came from ("" for the embedded default).
 	file string
@@ -119,7 +127,7 @@ func (c *config) resolve() error {
 	}
 	var err error
 	for _, p := range []*string{&c.DataDir, &c.Store.Path, &c.Store.KeyFile, &c.Log.File, &c.Serve.TLSCert, &c.Serve.TLSKey,
-		&c.Approval.TLSCert, &c.Approval.TLSKey, &c.Approval.APIKeyFile} {
+		&c.Approval.TLSCert, &c.Approval.TLSKey, &c.Approval.APIKeyFile, &c.Admin.CredentialFile, &c.Admin.TLSCert, &c.Admin.TLSKey} {
 		if *p, err = abs(*p); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
@@ -153,6 +161,8 @@ func (c *config) validate() error {
 		c.Log.validate(),
 		c.Retention.Validate(),
 		c.Approval.validate(),
+		checkNotifiers(c),
+		c.Admin.validate(),
 		c.engineConfig().Validate(),
 	)
 }
@@ -163,6 +173,6 @@ func (c *config) engineConfig() mfa.Config {
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	return mfa.Config{OTP: c.OTP, Challenge: c.Challenge, Users: c.Users, Push: c.Push, Lockout: c.Lockout,
+	return mfa.Config{OTP: c.OTP, Challenge: c.Challenge, Users: c.Users, Push: c.Push, Codes: c.Codes, Lockout: c.Lockout,
 		Profiles: c.Profiles, Node: node}
 }

@@ -98,6 +98,12 @@ func TestValidateConfig(t *testing.T) {
 		{"enroll algorithm", "[enroll]\nalgorithm = \"MD5\"\n", `enroll.algorithm = "MD5"`},
 		{"busy timeout", "[store]\nbusy_timeout = \"2h\"\n", "store.busy_timeout = 2h0m0s"},
 		{"key equals db", "[store]\npath = \"/x/db\"\nkey_file = \"/x/db\"\n", "store.key_file must differ"},
+		{"admin on a public address without TLS", "[admin]\ncredential_file = \"/x/pw\"\nlisten = \"0.0.0.0:8080\"\n", "is not a loopback address"},
+		{"admin tls half", "[admin]\ncredential_file = \"/x/pw\"\ntls_cert = \"/x/c\"\n", "admin.tls_cert and admin.tls_key go together"},
+		{"admin session", "[admin]\ncredential_file = \"/x/pw\"\nsession_lifetime = \"1m\"\n", "admin.session_lifetime"},
+		{"notifier without builtin or path", "[notifiers.x]\ntimeout = \"5s\"\n", "notifiers.x: want builtin"},
+		{"notifier unknown builtin", "[notifiers.x]\nbuiltin = \"pager\"\n", "notifiers.x"},
+		{"codes length", "[codes]\nlength = 4\n", "codes.length"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
