@@ -29,6 +29,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -228,7 +229,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
 	w.Header().Set("Content-Security-Policy", fmt.Sprintf(
 		"default-src 'none'; style-src 'nonce-%s'; script-src 'nonce-%s'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", d.Nonce, d.Nonce))
 	var b bytes.Buffer
-	if err := pageTemplate.Execute(&b, d); err != nil {
+	if err := pageTemplate().Execute(&b, d); err != nil {
 		h.log.Error().Err(err).Msg("approval page template")
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -367,7 +368,11 @@ func (h *Handler) apiPost(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"outcome": string(outcome)})
 }
 
-var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+// pageTemplate is parsed on first use, not at start-up: every radmfa
+// process links this package, and radmfa exec must start fast.
+var pageTemplate = sync.OnceValue(func() *template.Template { return template.Must(template.New("page").Parse(pageHTML)) })
+
+const pageHTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -434,4 +439,4 @@ var t=document.getElementById("when");
 if(t){var d=new Date(t.getAttribute("datetime"));if(!isNaN(d)){t.textContent=d.toLocaleString();}}
 </script>
 </body></html>
-`))
+`
