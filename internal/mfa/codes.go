@@ -108,10 +108,15 @@ func (e *Engine) sendCode(ctx context.Context, tx Tx, r *request, d Device) (ste
 	if _, err := e.rand.Read(state); err != nil {
 		return step{}, err
 	}
-	err = tx.PutChallenge(ctx, Challenge{Key: stateKey(state), User: r.ev.User, TxID: r.ev.TxID, Kind: ChallengeCode,
+	ch := Challenge{Key: stateKey(state), User: r.ev.User, TxID: r.ev.TxID, Kind: ChallengeCode,
 		Client: clientOf(r.req), Expires: r.now.Add(e.cfg.Codes.lifetime()), CodeHash: codeHash(code),
-		Target: target, Channel: r.ev.Method, DeviceID: d.ID})
-	if err != nil {
+		Target: target, Channel: r.ev.Method, DeviceID: d.ID}
+	if r.req.MSCHAP != nil {
+		// MS-CHAPv2 cannot answer a challenge: the code waits for the
+		// user's next MS-CHAPv2 login (mschapflow.go).
+		ch.Key, ch.CodeHash = mschapCode(r.ev.User, code)
+	}
+	if err := tx.PutChallenge(ctx, ch); err != nil {
 		return step{}, err
 	}
 	if err := tx.RecordCodeSend(ctx, r.ev.User, r.ev.Method, r.now); err != nil {

@@ -37,6 +37,9 @@ type Decision struct {
 	TxID string
 	// Reason is the admin-facing explanation recorded in the event.
 	Reason string
+	// MSCHAP is set when an MS-CHAPv2 request is accepted: what the front
+	// door needs to complete the exchange (the NT_KEY, control:NT-Password).
+	MSCHAP *MSCHAPResult
 }
 
 // Messages shown to users (Reply-Message). They are fixed strings: user

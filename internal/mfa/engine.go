@@ -232,6 +232,9 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 			r.devices = append(r.devices, d)
 		}
 	}
+	if req.MSCHAP != nil {
+		return e.decideMSCHAP(ctx, tx, r, ch) // mschapflow.go
+	}
 	if st, ok, err := e.bypass(ctx, tx, r); ok || err != nil {
 		return st, err
 	}

@@ -57,6 +57,9 @@ type Request struct {
 	UserName string
 	// Passcode is what the user typed in the password field.
 	Passcode Secret
+	// MSCHAP, when set, is an MS-CHAPv2 response in place of a Passcode:
+	// the engine finds which passcode produced it (mschapflow.go).
+	MSCHAP *MSCHAPv2
 	// State is the State attribute of an answer to an Access-Challenge.
 	State []byte
 	NAS   NAS

@@ -231,3 +231,50 @@ func BenchmarkNTPasswordHash(b *testing.B) {
 		}
 	}
 }
+
+// TestMatchHashes checks that matching NT hashes gives what matching the
+// passwords gives, and that the input checks are the same.
+func TestMatchHashes(t *testing.T) {
+	candidates := []string{"p", "123456", "s", "654321", "123456"}
+	var hashes []mschap.Hash
+	for _, c := range candidates {
+		h, err := mschap.NTPasswordHash([]byte(c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, h)
+	}
+	tests := []struct {
+		name      string
+		typed     string
+		wantIndex int
+		wantOK    bool
+	}{
+		{"first", "p", 0, true},
+		{"duplicate: first wins", "123456", 1, true},
+		{"last distinct", "654321", 3, true},
+		{"none", "x", -1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, r := exchange(t, "bob", tt.typed)
+			i, ok, err := mschap.MatchHashes(c, r, hashes)
+			if err != nil || i != tt.wantIndex || ok != tt.wantOK {
+				t.Fatalf("got %d, %v, %v; want %d, %v", i, ok, err, tt.wantIndex, tt.wantOK)
+			}
+			if j, ok2, _ := mschap.Match(c, r, secrets(candidates...)); j != i || ok2 != ok {
+				t.Fatalf("Match says %d, %v", j, ok2)
+			}
+		})
+	}
+	c, r := exchange(t, "bob", "p")
+	if _, _, err := mschap.MatchHashes(c[:7], r, hashes); err == nil || !strings.Contains(err.Error(), "challenge hash is 7 bytes") {
+		t.Fatalf("short challenge: %v", err)
+	}
+	if _, _, err := mschap.MatchHashes(c, r[:23], hashes); err == nil || !strings.Contains(err.Error(), "NT-Response is 23 bytes") {
+		t.Fatalf("short response: %v", err)
+	}
+	if i, ok, err := mschap.MatchHashes(c, r, nil); i != -1 || ok || err != nil {
+		t.Fatalf("no candidates: %d, %v, %v", i, ok, err)
+	}
+}
