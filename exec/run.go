@@ -49,6 +49,9 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 	if code, ok := c.fastExec(ctx, args); ok {
 		return code
 	}
+	if code, ok := c.fastNTLMAuth(ctx, args); ok {
+		return code
+	}
 	root := c.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -102,6 +105,7 @@ With no config file everything lives in ./radmfa-data. Every command takes
 	root.AddCommand(
 		c.execCommand(),
 		c.serveCommand(),
+		c.ntlmAuthCommand(),
 		c.userCommand(),
 		c.deviceCommand(),
 		c.reportCommand(),
