@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/internal/mschap"
 )
 
 // EncodeRequest builds the body and query that rlm_rest (with the shipped
@@ -110,6 +111,12 @@ func DecodeResponse(status int, body []byte) (d mfa.Decision, noReply bool, err 
 			}
 		case m["control:Auth-Type"].Value == "Accept":
 			d.Action = mfa.ActionAccept
+		case m["control:NT-Password"].Value != "":
+			b, err := octets(m["control:NT-Password"].Value)
+			if err != nil || len(b) != mschap.HashLen {
+				return mfa.Decision{}, false, errors.New("rlmrest: response NT-Password: want 0x and 32 hex digits")
+			}
+			d.Action, d.MSCHAP = mfa.ActionAccept, &mfa.MSCHAPResult{NTHash: mschap.Hash(b)}
 		default:
 			return mfa.Decision{}, false, errors.New("rlmrest: 2xx response without Accept or a challenge")
 		}

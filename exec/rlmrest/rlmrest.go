@@ -6,6 +6,10 @@
 // The status table, one place for every answer:
 //
 //	200  accept      {"control:Auth-Type": "Accept"}                        rcode updated
+//	200  accept      MS-CHAPv2: control:NT-Password (the NT hash of the
+//	                 passcode radmfa matched) and
+//	                 control:MS-CHAP-Use-NTLM-Auth = No; mschap then
+//	                 completes the exchange                                 rcode updated
 //	200  challenge   reply:State, reply:Reply-Message,
 //	                 control:Response-Packet-Type = Access-Challenge        rcode updated
 //	401  reject      reply:Reply-Message                                    rcode reject
@@ -33,6 +37,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/internal/mschap"
 )
 
 // Statuses; see the package documentation.
@@ -135,13 +140,82 @@ func ParseRequest(body []byte, query url.Values) (mfa.Request, Packet, error) {
 			errs = append(errs, fmt.Errorf("attribute State: %w", err))
 		}
 	}
-	for _, name := range []string{"CHAP-Password", "MS-CHAP-Response", "MS-CHAP2-Response"} {
+	for _, name := range []string{"CHAP-Password", "MS-CHAP-Response"} {
 		if _, ok := attrs[name]; ok {
-			errs = append(errs, errors.New("CHAP or MS-CHAP request: radmfa needs PAP here"))
+			errs = append(errs, errors.New("CHAP or MS-CHAPv1 request: radmfa needs PAP or MS-CHAPv2 here"))
 			break
 		}
 	}
+	if _, ok := attrs["MS-CHAP2-Response"]; ok {
+		if _, ok := attrs["User-Password"]; ok {
+			errs = append(errs, errors.New("both User-Password and MS-CHAP2-Response"))
+		}
+		m, err := parseMSCHAPv2(attrs)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		req.MSCHAP = m
+	}
 	return req, pkt, errors.Join(errs...)
+}
+
+// Sizes of the MS-CHAPv2 attributes (RFC 2548 §2.3.2, §2.1.1).
+const (
+	msCHAP2ResponseLen = 50 // Ident, Flags, Peer-Challenge (16), Reserved (8), Response (24)
+	msCHAPChallengeLen = mschap.ChallengeLen
+)
+
+// parseMSCHAPv2 reads an MS-CHAPv2 request: MS-CHAP-Challenge (the
+// authenticator challenge) and MS-CHAP2-Response, whose NT-Response
+// encrypts the challenge hash of both challenges and the user name. The
+// name is MS-CHAP-User-Name if the request has one (EAP-MSCHAPv2), else
+// User-Name, without an NT domain ("CORP\bob" → "bob"), as rlm_mschap
+// computes it (with_ntdomain_hack, the default).
+func parseMSCHAPv2(attrs map[string]attr) (*mfa.MSCHAPv2, error) {
+	resp, err := octetsAttr(attrs, "MS-CHAP2-Response", msCHAP2ResponseLen)
+	if err != nil {
+		return nil, err
+	}
+	challenge, err := octetsAttr(attrs, "MS-CHAP-Challenge", msCHAPChallengeLen)
+	if err != nil {
+		return nil, fmt.Errorf("MS-CHAP2-Response: %w", err)
+	}
+	nameAttr := "MS-CHAP-User-Name"
+	if _, ok := attrs[nameAttr]; !ok {
+		nameAttr = "User-Name"
+	}
+	name, err := attrs[nameAttr].raw()
+	if err != nil {
+		return nil, fmt.Errorf("MS-CHAP2-Response: %s: %w", nameAttr, err)
+	}
+	if i := strings.IndexByte(name, '\\'); i >= 0 {
+		name = name[i+1:]
+	}
+	var m mfa.MSCHAPv2
+	if m.ChallengeHash, err = mschap.ChallengeHash(resp[2:18], challenge, name); err != nil {
+		return nil, fmt.Errorf("MS-CHAP2-Response: %w", err)
+	}
+	copy(m.NTResponse[:], resp[26:50])
+	return &m, nil
+}
+
+// octetsAttr reads an octets attribute of exactly n bytes.
+func octetsAttr(attrs map[string]attr, name string, n int) ([]byte, error) {
+	a, ok := attrs[name]
+	if !ok {
+		return nil, fmt.Errorf("no %s in the request", name)
+	}
+	v, err := a.first()
+	if err == nil {
+		var b []byte
+		if b, err = octets(v); err == nil && len(b) != n {
+			err = fmt.Errorf("%d bytes, want %d", len(b), n)
+		}
+		if err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", name, err)
 }
 
 // jsonError drops the input from JSON errors (it may hold a password).
@@ -186,6 +260,31 @@ func (a attr) first() (string, error) {
 		return "", errors.New("value is neither a string nor a number")
 	}
 	return n.String(), nil
+}
+
+// raw returns the attribute's first string value as the bytes the packet
+// carried: rlm_rest sends each byte >= 0x80 as its own \u00XX escape, so
+// every rune up to U+00FF is one byte. (first repairs the text for
+// display and lookup, which changes bytes that are not UTF-8.)
+func (a attr) raw() (string, error) {
+	if len(a.Value) == 0 {
+		return "", errors.New("no value")
+	}
+	var s string
+	if err := json.Unmarshal(a.Value[0], &s); err != nil {
+		return "", errors.New("not a string")
+	}
+	if len(s) > maxValue {
+		return "", fmt.Errorf("value longer than %d bytes", maxValue)
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		if r > 0xff {
+			return s, nil // not from rlm_rest's escaping: keep the text
+		}
+		b = append(b, byte(r))
+	}
+	return string(b), nil
 }
 
 // fixBytes undoes rlm_rest's encoding of strings: it sends every byte >=
@@ -246,6 +345,14 @@ func Respond(d mfa.Decision) Response {
 	switch d.Action {
 	case mfa.ActionAccept:
 		status = StatusAccept
+		if d.MSCHAP != nil {
+			// MS-CHAPv2: rlm_mschap checks the response against the NT
+			// hash of the passcode radmfa matched, and derives
+			// MS-CHAP2-Success and the MPPE keys (freeradius-notes §9).
+			m["control:MS-CHAP-Use-NTLM-Auth"] = set("No")
+			m["control:NT-Password"] = set(d.MSCHAP.NTPassword())
+			break
+		}
 		m["control:Auth-Type"] = set("Accept")
 	case mfa.ActionReject:
 		status = StatusReject

@@ -74,7 +74,8 @@ func TestParseRequestErrors(t *testing.T) {
 		{"bad client ip", `{"User-Name":{"type":"string","value":["bob"]}}`, url.Values{"ip": {"x"}}, "query ip", "bob"},
 		{"bad port", `{"User-Name":{"type":"string","value":["bob"]}}`, url.Values{"port": {"70000"}}, "query port", "bob"},
 		{"short authenticator", `{"User-Name":{"type":"string","value":["bob"]}}`, url.Values{"auth": {"0x0011"}}, "query auth", "bob"},
-		{"mschap", `{"User-Name":{"type":"string","value":["bob"]},"MS-CHAP2-Response":{"type":"octets","value":["0x00"]}}`, nil, "MS-CHAP", "bob"},
+		{"mschap v1", `{"User-Name":{"type":"string","value":["bob"]},"MS-CHAP-Response":{"type":"octets","value":["0x00"]}}`, nil, "MS-CHAPv1 request", "bob"},
+		{"chap", `{"User-Name":{"type":"string","value":["bob"]},"CHAP-Password":{"type":"octets","value":["0x00"]}}`, nil, "CHAP or MS-CHAPv1 request", "bob"},
 		{"huge value", `{"User-Name":{"type":"string","value":["` + strings.Repeat("a", 2000) + `"]}}`, nil, "longer than", ""},
 	}
 	for _, tt := range tests {
@@ -226,6 +227,8 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add(body, "vpn", "127.0.0.1", "0x00112233445566778899aabbccddeeff")
 	f.Add(`{"User-Name":{"type":"string","value":["\u00ff"]}}`, "", "::1", "")
 	f.Add(`{"State":{"value":["0x"]}}`, "x", "", "0x")
+	f.Add(`{"User-Name":{"type":"string","value":["CORP\\b\u00FCb"]},"MS-CHAP-Challenge":{"type":"octets","value":["0x`+strings.Repeat("00", 16)+
+		`"]},"MS-CHAP2-Response":{"type":"octets","value":["0x0700`+strings.Repeat("ab", 48)+`"]}}`, "", "", "")
 	f.Fuzz(func(t *testing.T, body, client, ip, auth string) {
 		req, pkt, err := ParseRequest([]byte(body), url.Values{"client": {client}, "ip": {ip}, "auth": {auth}})
 		if len(req.UserName) > 4*maxValue || len(req.Passcode) > 4*maxValue {
