@@ -6,16 +6,24 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/radmfa/radmfa/exec/ntlmauth"
+	"github.com/radmfa/radmfa/internal/mfa"
 	"github.com/radmfa/radmfa/internal/mschap"
+	"github.com/radmfa/radmfa/internal/otpauth"
 )
 
 // mschapv2 is one MS-CHAPv2 Access-Request as a client builds it for a user
@@ -376,4 +384,324 @@ func readHelperLog(t *testing.T, path string) []helperCall {
 		calls = append(calls, c)
 	}
 	return calls
+}
+
+// mschapSnippet returns a shipped FreeRADIUS snippet with the install
+// paths (and nothing else) replaced, each exactly once, as snippet does.
+func mschapSnippet(t *testing.T, name string, replace ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "freeradius", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for i := 0; i < len(replace); i += 2 {
+		if n := strings.Count(s, replace[i]); n != 1 {
+			t.Fatalf("%s: %q occurs %d times, want 1", name, replace[i], n)
+		}
+		s = strings.Replace(s, replace[i], replace[i+1], 1)
+	}
+	return s
+}
+
+// mschapLab is a radmfa installation for the MS-CHAPv2 tests: bob has an
+// authenticator app; dan an app and an SMS number; pat an app and a push
+// device. Notifications go through the command built-in to a script that
+// appends each one to the outbox (JSON lines).
+type mschapLab struct {
+	e         *env
+	outbox    string
+	serveURL  string
+	approvals string // base URL of the approval page (rest only)
+}
+
+// Secrets and SMS number of the MS-CHAPv2 test users (base32).
+const (
+	mschapSecretBob = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	mschapSecretDan = "MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U"
+	mschapSecretPat = "KRUGS4ZANFZSAZDBOZSSA43FMNZGK5BA"
+	mschapDanPhone  = "+447700900456"
+)
+
+func newMSCHAPLab(t *testing.T, withServe bool) *mschapLab {
+	t.Helper()
+	dir := t.TempDir()
+	lab := &mschapLab{outbox: filepath.Join(dir, "outbox.jsonl")}
+	script := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat >> \"$1\"\necho >> \"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("\n[notifiers.phone]\nbuiltin = \"command\"\n[notifiers.phone.settings]\npath = %q\nargs = [%q]\n", script, lab.outbox)
+	if withServe {
+		serveCfg, url, _ := serveConfig(t, dir)
+		approval := "127.0.0.1:" + strconv.Itoa(freePort(t))
+		lab.serveURL, lab.approvals = url, "http://"+approval
+		cfg = serveCfg + "decision_timeout = \"20s\"\n" + cfg +
+			fmt.Sprintf("\n[approval]\nlisten = %q\n\n[push]\napproval_url = %q\ntimeout = \"15s\"\n", approval, lab.approvals)
+	}
+	lab.e = newEnv(t, cfg)
+	for _, u := range []struct{ name, secret string }{{"bob", mschapSecretBob}, {"dan", mschapSecretDan}, {"pat", mschapSecretPat}} {
+		lab.e.radmfa(t, u.secret+"\n", "user", "add", u.name, "--secret", "-", "--json")
+	}
+	lab.e.radmfa(t, "", "device", "add", "dan", "--sms", "--to", mschapDanPhone)
+	lab.e.radmfa(t, "", "device", "add", "pat", "--push", "--to", "pat-topic")
+	if withServe {
+		startServe(t, lab.e, lab.serveURL, filepath.Join(dir, "radmfa.sock"))
+	}
+	return lab
+}
+
+// mschapNote is one notification the script received.
+type mschapNote struct {
+	Kind, User, To, Code string
+	Push                 *struct {
+		ApprovalURL string `json:"approval_url"`
+	}
+}
+
+// notes returns the notifications delivered so far.
+func (lab *mschapLab) notes(t *testing.T) []mschapNote {
+	t.Helper()
+	b, err := os.ReadFile(lab.outbox)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []mschapNote
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		var n mschapNote
+		if err := json.Unmarshal([]byte(line), &n); err != nil {
+			t.Fatalf("outbox: %v: %s", err, line)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// mschapCode returns a user's TOTP code steps away from now.
+func mschapCode(t *testing.T, secret string, steps int64) string {
+	t.Helper()
+	key, err := otpauth.DecodeSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mfa.Device{Kind: mfa.DeviceTOTP, Algorithm: "SHA1", Digits: 6, Period: 30, Secret: key}
+	c, err := mfa.Code(d, mfa.Step(d, time.Now())+steps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mschapEvents returns the events of radmfa's activity report for a user,
+// newest first.
+func (lab *mschapLab) events(t *testing.T, user string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	out := lab.e.radmfa(t, "", "report", "activity", "--user", user, "--json", "--limit", "100")
+	if err := json.Unmarshal([]byte(out), &evs); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	return evs
+}
+
+// TestMSCHAPv2NTLMAuth runs FreeRADIUS with the shipped radmfa_mschap
+// module and site: rlm_mschap calls radmfa ntlm-auth, which checks the
+// MS-CHAPv2 response against the user's codes and the triggers.
+func TestMSCHAPv2NTLMAuth(t *testing.T) {
+	lab := newMSCHAPLab(t, false)
+	fr := startFreeRADIUSWith(t, map[string]string{
+		"mods-enabled/radmfa_mschap": mschapSnippet(t, "mods-available/radmfa_mschap",
+			"/usr/local/bin/radmfa", radmfaBin, "/etc/radmfa/radmfa.toml", lab.e.config),
+		"sites-enabled/radmfa_mschap": mschapSnippet(t, "sites-available/radmfa_mschap", "port = 1812", "port = {{PORT}}"),
+	})
+	code := mschapCode(t, mschapSecretBob, 0)
+
+	t.Run("totp code: accept with MPPE keys (NT_KEY)", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", code)
+		m.checkAccept(t, fr.send(t, m.attrs...))
+	})
+	t.Run("replayed code", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", code)
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1")
+	})
+	t.Run("next code with an NT domain", func(t *testing.T) {
+		m := newMSCHAPv2(t, `CORP\bob`, mschapCode(t, mschapSecretBob, 1))
+		m.checkAccept(t, fr.send(t, m.attrs...))
+	})
+	for _, typed := range []string{"p", " ", "x", "7", "123456"} {
+		t.Run(fmt.Sprintf("%q rejected", typed), func(t *testing.T) {
+			m := newMSCHAPv2(t, "bob", typed)
+			m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1")
+		})
+	}
+	t.Run("s sends an SMS code; the next login with it is accepted", func(t *testing.T) {
+		m := newMSCHAPv2(t, "dan", "s")
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1")
+		notes := lab.notes(t)
+		if len(notes) != 1 || notes[0].Kind != "code" || notes[0].To != mschapDanPhone || len(notes[0].Code) != 6 {
+			t.Fatalf("notifications %+v: want one SMS code to %s", notes, mschapDanPhone)
+		}
+		sent := notes[0].Code
+		m = newMSCHAPv2(t, "dan", sent)
+		m.checkAccept(t, fr.send(t, m.attrs...))
+		m = newMSCHAPv2(t, "dan", sent)
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691")
+	})
+	t.Run("p for a push user: no push through ntlm_auth", func(t *testing.T) {
+		m := newMSCHAPv2(t, "pat", "p")
+		m.checkReject(t, fr.send(t, m.attrs...), "E=691 R=1")
+		if n := len(lab.notes(t)); n != 1 {
+			t.Fatalf("%d notifications, want still 1", n)
+		}
+	})
+
+	evs := lab.events(t, "bob")
+	var msgs []string
+	for _, ev := range evs {
+		if ev["front_door"] != "ntlm-auth" || ev["client"] != "localhost" {
+			t.Errorf("event %v: want front door ntlm-auth, client localhost", ev)
+		}
+		msgs = append(msgs, fmt.Sprint(ev["result"], ":", ev["trigger"], ":", ev["message"]))
+	}
+	got := strings.Join(msgs, "\n")
+	for _, want := range []string{"Success:code:OTP accepted", "Failure:code:OTP already used", "Failure:1-char:push trigger over MS-CHAPv2", "Failure:other:MS-CHAPv2 response matches no valid code or trigger"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("events lack %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, code) {
+		t.Error("an event contains the code")
+	}
+}
+
+// TestMSCHAPv2REST runs FreeRADIUS with the shipped radmfa_mschap_rest
+// site: radmfa serve checks the MS-CHAPv2 response (through rlm_rest),
+// waits for a push where the user typed a push trigger, and hands the
+// matched passcode's NT hash to rlm_mschap, which completes the exchange.
+func TestMSCHAPv2REST(t *testing.T) {
+	need(t, "freeradius")
+	if _, err := os.Stat("/usr/lib/freeradius/rlm_rest.so"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("rlm_rest is not installed: CI never skips, run scripts/deps.sh (freeradius-rest)")
+		}
+		t.Skip("rlm_rest is not installed (freeradius-rest)")
+	}
+	lab := newMSCHAPLab(t, true)
+	fr := startFreeRADIUSWith(t, map[string]string{
+		"mods-enabled/radmfa_rest": mschapSnippet(t, "mods-available/radmfa_rest", "http://127.0.0.1:18122/", lab.serveURL+"/"),
+		"policy.d/radmfa_rest":     mschapSnippet(t, "policy.d/radmfa_rest"),
+		"mods-enabled/radmfa_mschap": mschapSnippet(t, "mods-available/radmfa_mschap",
+			"/usr/local/bin/radmfa", radmfaBin, "/etc/radmfa/radmfa.toml", lab.e.config),
+		"sites-enabled/radmfa_mschap_rest": mschapSnippet(t, "sites-available/radmfa_mschap_rest", "port = 1812", "port = {{PORT}}"),
+	})
+	code := mschapCode(t, mschapSecretBob, 0)
+
+	t.Run("totp code: accept with MPPE keys (NT-Password)", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", code)
+		m.checkAccept(t, fr.send(t, m.attrs...))
+	})
+	t.Run("replayed code", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", code)
+		m.checkReject(t, fr.send(t, m.attrs...), "")
+	})
+	t.Run("forbidden 1-character passcode", func(t *testing.T) {
+		m := newMSCHAPv2(t, "bob", "x")
+		m.checkReject(t, fr.send(t, m.attrs...), "")
+	})
+	t.Run("PAP through the same site", func(t *testing.T) {
+		r := fr.send(t, "User-Name = "+str("bob"), "User-Password = "+str(mschapCode(t, mschapSecretBob, 1)))
+		if r.Code != "Access-Accept" {
+			t.Fatalf("got %s %v", r.Code, r.Attrs)
+		}
+	})
+	t.Run("s sends an SMS code; the next login with it is accepted", func(t *testing.T) {
+		m := newMSCHAPv2(t, "dan", "S")
+		r := fr.send(t, m.attrs...)
+		m.checkReject(t, r, "")
+		if got, want := r.get("Reply-Message"), "A code was sent to +44…56: sign in again with the code as your password"; got != want {
+			t.Errorf("Reply-Message %q, want %q", got, want)
+		}
+		notes := lab.notes(t)
+		if len(notes) != 1 || notes[0].Kind != "code" {
+			t.Fatalf("notifications %+v", notes)
+		}
+		m = newMSCHAPv2(t, "dan", notes[0].Code)
+		m.checkAccept(t, fr.send(t, m.attrs...))
+	})
+	for _, tt := range []struct {
+		typed, action string
+		accept        bool
+	}{{"p", "approve", true}, {" ", "approve", true}, {"P", "deny_fraud", false}} {
+		t.Run(fmt.Sprintf("push trigger %q, %s", tt.typed, tt.action), func(t *testing.T) {
+			before := len(lab.notes(t))
+			done := make(chan reply, 1)
+			m := newMSCHAPv2(t, "pat", tt.typed)
+			go func() { done <- fr.send(t, m.attrs...) }()
+			var n mschapNote
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if notes := lab.notes(t); len(notes) > before {
+					n = notes[before]
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no push notification after 10 s")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n.Kind != "push" || n.To != "pat-topic" || n.Push == nil {
+				t.Fatalf("notification %+v: want a push to pat-topic", n)
+			}
+			if status := mschapApprove(t, lab.approvals, n.Push.ApprovalURL, tt.action); status != 200 {
+				t.Fatalf("approval page answered %d", status)
+			}
+			r := <-done
+			if tt.accept {
+				m.checkAccept(t, r)
+			} else {
+				m.checkReject(t, r, "")
+			}
+		})
+	}
+
+	evs := lab.events(t, "pat")
+	if len(evs) < 2 || evs[0]["result"] != "Failure" || evs[0]["method"] != "push" || evs[len(evs)-1]["front_door"] != "rest" {
+		t.Errorf("pat's events %v", evs)
+	}
+}
+
+var mschapCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// mschapApprove answers a push on the real approval page, as a phone would.
+func mschapApprove(t *testing.T, base, approvalURL, action string) int {
+	t.Helper()
+	i := strings.Index(approvalURL, "/approve/")
+	if i < 0 {
+		t.Fatalf("approval URL %q", approvalURL)
+	}
+	page := base + approvalURL[i:]
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := c.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := mschapCSRF.FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatalf("no form on the approval page (%d): %s", resp.StatusCode, body)
+	}
+	resp, err = c.PostForm(page, url.Values{"csrf": {m[1]}, "action": {action}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
