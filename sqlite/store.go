@@ -141,7 +141,7 @@ func migrations() []migration {
 
 // SchemaVersion is the schema version this build writes: the number of
 // files in migrations/ (a test checks that they agree).
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // Open opens the database described by cfg, applies pending migrations and
 // loads the key. With opt.Create it creates the directory, database and key

@@ -65,20 +65,24 @@ var adSubCode = regexp.MustCompile(`\bdata ([0-9a-fA-F]{1,8})\b`)
 
 // adReasons are the Active Directory sub-codes of a failed bind that the
 // user can act on (or the help desk can), as Microsoft documents them.
-var adReasons = map[string]string{
-	"530": "logon not permitted at this time",
-	"531": "logon not permitted from this computer",
-	"532": "password expired",
-	"533": "account disabled",
-	"568": "too many group memberships to log on",
-	"701": "account expired",
-	"773": "must change password",
-	"775": "account locked",
+var adReasons = map[string]struct {
+	text string
+	r    mfa.Restriction
+}{
+	"530": {"logon not permitted at this time", mfa.RestrictionOther},
+	"531": {"logon not permitted from this computer", mfa.RestrictionOther},
+	"532": {"password expired", mfa.RestrictionPasswordExpired},
+	"533": {"account disabled", mfa.RestrictionOther},
+	"568": {"too many group memberships to log on", mfa.RestrictionOther},
+	"701": {"account expired", mfa.RestrictionOther},
+	"773": {"must change password", mfa.RestrictionMustChange},
+	"775": {"account locked", mfa.RestrictionLocked},
 }
 
 // bindError maps the result of a failed bind as a user. Invalid
 // credentials carry Active Directory's sub-code ("data 52e"): the
-// restrictions above wrap mfa.ErrAccountRestricted, anything else
+// restrictions above are *mfa.RestrictedError (which matches
+// mfa.ErrAccountRestricted), anything else
 // (52e wrong password, 525 no such user, slapd's plain 49) is
 // mfa.ErrBadCredentials. A busy or unavailable server is
 // mfa.ErrBackendDown. Every other answer is a refusal
@@ -98,7 +102,7 @@ func bindError(err error) error {
 		if m := adSubCode.FindStringSubmatch(msg); m != nil {
 			code := strings.ToLower(m[1])
 			if reason, ok := adReasons[code]; ok {
-				return fmt.Errorf("%s (AD %s): %w", reason, code, mfa.ErrAccountRestricted)
+				return &mfa.RestrictedError{Restriction: reason.r, Reason: fmt.Sprintf("%s (AD %s)", reason.text, code)}
 			}
 			return fmt.Errorf("invalid credentials (AD %s): %w", code, mfa.ErrBadCredentials)
 		}

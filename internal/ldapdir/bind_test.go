@@ -2,6 +2,7 @@ package ldapdir
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -55,6 +56,30 @@ func TestBindError(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.text) {
 				t.Errorf("got %q, want it to say %q", err, tt.text)
+			}
+		})
+	}
+}
+
+// TestBindRestriction: the restrictions the engine shows the user a
+// message for are typed.
+func TestBindRestriction(t *testing.T) {
+	tests := []struct {
+		data string
+		want mfa.Restriction
+	}{
+		{"775", mfa.RestrictionLocked},
+		{"532", mfa.RestrictionPasswordExpired},
+		{"773", mfa.RestrictionMustChange},
+		{"533", mfa.RestrictionOther},
+		{"701", mfa.RestrictionOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.data, func(t *testing.T) {
+			err := fmt.Errorf("ldapdir: user \"bob\": %w", bindError(adBindError(tt.data)))
+			var re *mfa.RestrictedError
+			if !errors.As(err, &re) || re.Restriction != tt.want || !strings.Contains(re.Reason, "AD "+tt.data) {
+				t.Fatalf("got %v (%+v), want restriction %d", err, re, tt.want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package ldapdir
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -224,6 +225,7 @@ func (d *Directory) dialService(ctx context.Context) (*conn, error) {
 // lately last), with TLS as configured, without binding.
 func (d *Directory) dial(ctx context.Context) (*conn, error) {
 	var errs []string
+	untrusted := false
 	for _, i := range d.serverOrder() {
 		c, err := d.dialServer(ctx, d.servers[i])
 		d.markServer(i, err == nil)
@@ -231,9 +233,15 @@ func (d *Directory) dial(ctx context.Context) (*conn, error) {
 			return c, nil
 		}
 		errs = append(errs, err.Error())
+		untrusted = untrusted || errors.Is(err, mfa.ErrBackendUntrusted)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("ldapdir: connect: %w: %w (%s)", mfa.ErrBackendDown, ctx.Err(), strings.Join(errs, "; "))
 		}
+	}
+	if untrusted {
+		// A server whose certificate failed may be an attacker in the
+		// middle: the engine never fails open on this.
+		return nil, fmt.Errorf("ldapdir: connect: %w (%w): %s", mfa.ErrBackendDown, mfa.ErrBackendUntrusted, strings.Join(errs, "; "))
 	}
 	return nil, fmt.Errorf("ldapdir: connect: %w: %s", mfa.ErrBackendDown, strings.Join(errs, "; "))
 }
@@ -280,6 +288,9 @@ func (d *Directory) dialServer(ctx context.Context, s server) (*conn, error) {
 		tc := tls.Client(raw, d.tlsConfig(s))
 		if err := tc.HandshakeContext(dctx); err != nil {
 			raw.Close()
+			if dctx.Err() == nil && tlsTrustError(err) {
+				return nil, fmt.Errorf("%s: %w: %v", s.url, mfa.ErrBackendUntrusted, err)
+			}
 			return nil, fmt.Errorf("%s: %v", s.url, err)
 		}
 		nc = tc
@@ -296,10 +307,28 @@ func (d *Directory) dialServer(ctx context.Context, s server) (*conn, error) {
 			case c.timedOut:
 				return nil, fmt.Errorf("%s: StartTLS: no answer within %s", s.url, d.timeout)
 			}
-			return nil, fmt.Errorf("%s: StartTLS: %v", s.url, err)
+			// Refused or failed: a server that answers but cannot give
+			// TLS may be an attacker stripping StartTLS.
+			return nil, fmt.Errorf("%s: StartTLS: %w: %v", s.url, mfa.ErrBackendUntrusted, err)
 		}
 	}
 	return c, nil
+}
+
+// tlsTrustError reports whether a TLS handshake failed on the server's
+// identity or the protocol itself (a bad, expired or unknown certificate,
+// an alert, something that is not TLS), rather than on the network.
+func tlsTrustError(err error) bool {
+	var (
+		cv *tls.CertificateVerificationError
+		ua x509.UnknownAuthorityError
+		hn x509.HostnameError
+		ci x509.CertificateInvalidError
+		ae tls.AlertError
+		rh tls.RecordHeaderError
+	)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
+		errors.As(err, &ae) || errors.As(err, &rh)
 }
 
 // tlsConfig returns the TLS settings for server s.

@@ -13,12 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/radmfa/radmfa/internal/ldapdir/ldaptest"
 	"github.com/radmfa/radmfa/internal/mfa"
 )
 
@@ -344,11 +344,11 @@ func TestPing(t *testing.T) {
 func ownSlapd(t *testing.T, notBefore, notAfter time.Time, seed bool) *slapd {
 	t.Helper()
 	testSlapd(t) // makes the CA
-	cert, key, err := shared.pki.issue(notBefore, notAfter)
+	cert, key, err := shared.pki.Issue(notBefore, notAfter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := startSlapd(needSlapd(t), t.TempDir(), shared.pki.caPEM, cert, key, seed)
+	s, err := startSlapd(needSlapd(t), t.TempDir(), shared.pki.CAPEM, cert, key, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,11 +358,11 @@ func ownSlapd(t *testing.T, notBefore, notAfter time.Time, seed bool) *slapd {
 
 func TestTLS(t *testing.T) {
 	s := testSlapd(t)
-	otherCA, err := newTestPKI()
+	otherCA, err := ldaptest.NewPKI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherCAFile := writeFile(t, "other-ca.pem", otherCA.caPEM)
+	otherCAFile := writeFile(t, "other-ca.pem", otherCA.CAPEM)
 	expired := ownSlapd(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour), false)
 	tests := []struct {
 		name string
@@ -389,12 +389,13 @@ func TestTLS(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, mfa.ErrBackendDown) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want mfa.ErrBackendDown saying %q", err, tt.want)
+			// Untrusted as well as down: the engine never fails open on it.
+			if !errors.Is(err, mfa.ErrBackendDown) || !errors.Is(err, mfa.ErrBackendUntrusted) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want mfa.ErrBackendDown and mfa.ErrBackendUntrusted saying %q", err, tt.want)
 			}
 			// The first factor goes through the same checks.
-			if err := d.CheckPassword(ctx, "alice", mfa.Secret("alice-pw")); !errors.Is(err, mfa.ErrBackendDown) {
-				t.Fatalf("CheckPassword: got %v, want mfa.ErrBackendDown", err)
+			if err := d.CheckPassword(ctx, "alice", mfa.Secret("alice-pw")); !errors.Is(err, mfa.ErrBackendUntrusted) {
+				t.Fatalf("CheckPassword: got %v, want mfa.ErrBackendUntrusted", err)
 			}
 		})
 	}
@@ -553,7 +554,7 @@ func TestCancel(t *testing.T) {
 // answers again the broken connections are replaced.
 func TestFrozenDirectory(t *testing.T) {
 	s := ownSlapd(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), true)
-	t.Cleanup(func() { _ = s.cmd.Process.Signal(syscall.SIGCONT) })
+	t.Cleanup(func() { _ = s.Resume() })
 	const timeout = 400 * time.Millisecond
 	baseline := runtime.NumGoroutine()
 	d, err := New(s.testConfig(t, func(c *Config) { c.Timeout = mfa.Duration(timeout) }))
@@ -563,7 +564,7 @@ func TestFrozenDirectory(t *testing.T) {
 	if _, err := d.LookupUser(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := s.Pause(); err != nil {
 		t.Fatal(err)
 	}
 	for _, call := range []struct {
@@ -583,7 +584,7 @@ func TestFrozenDirectory(t *testing.T) {
 			t.Errorf("%s: got %v, want mfa.ErrBackendDown", call.name, err)
 		}
 	}
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := s.Resume(); err != nil {
 		t.Fatal(err)
 	}
 	u, err := d.LookupUser(ctx, "alice")

@@ -22,6 +22,8 @@ type Engine struct {
 	notifier Notifier   // delivers pushes and alerts; nil: none configured
 	waiter   PushWaiter // wakes waiting requests; nil: push cannot be waited for here
 	pushDown bool       // push is configured but its daemon is unreachable (exec)
+	// dir is the directory and first-factor check (dirflow.go).
+	dir directorySupport
 }
 
 // Option configures an Engine.
@@ -54,6 +56,9 @@ func New(store Store, cfg Config, opts ...Option) (*Engine, error) {
 	e := &Engine{store: store, cfg: cfg, now: time.Now, rand: rand.Reader}
 	for _, o := range opts {
 		o(e)
+	}
+	if err := e.checkDirectoryNeeds(); err != nil {
+		return nil, fmt.Errorf("mfa: config: %w", err)
 	}
 	return e, nil
 }
@@ -91,6 +96,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, err
 	}
+	ctx, req = e.prepare(ctx, req) // directory, grammar, first factor: before any transaction (dirflow.go)
 	st, err := e.inTx(ctx, func(tx Tx) (step, error) { return e.decide(ctx, tx, req, now, txID) })
 	for err == nil && st.next != nil {
 		st, err = st.next(ctx)
@@ -109,7 +115,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(Tx) (step, error)) (step, err
 	var st step
 	err := e.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if st, err = fn(tx); err != nil {
+		if st, err = fn(e.wrapTx(tx)); err != nil {
 			return err
 		}
 		for _, ev := range st.events {
@@ -159,11 +165,13 @@ type request struct {
 	user    User
 	devices []Device // enabled devices
 	ev      Event    // the event being built
+	// pre is what the directory said (dirflow.go); nil without one.
+	pre *prepared
 }
 
 // decide is the first stage of Decide, inside a store transaction.
 func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, txID string) (step, error) {
-	r := &request{req: req, profile: e.cfg.profileFor(req), now: now}
+	r := e.newRequest(ctx, req, now) // the profile may depend on directory groups (dirflow.go)
 	r.ev = e.event(req, r.profile, now, txID)
 	names := e.cfg.Users
 	if r.profile.Users != nil {
@@ -204,7 +212,10 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 		ch = &c
 	}
 
-	user, err := tx.LookupUser(ctx, name)
+	if st, ok, err := e.directoryChecks(ctx, tx, r); ok || err != nil {
+		return st, err
+	}
+	user, err := e.lookupUser(ctx, tx, r, name)
 	if errors.Is(err, ErrNotFound) {
 		if r.profile.UnknownUser == "accept" {
 			r.ev.Result = ResultSuccess
@@ -231,6 +242,9 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 		if !d.Disabled {
 			r.devices = append(r.devices, d)
 		}
+	}
+	if err := e.addDirectoryDevices(ctx, tx, r); err != nil {
+		return step{}, err
 	}
 	if req.MSCHAP != nil {
 		return e.decideMSCHAP(ctx, tx, r, ch) // mschapflow.go

@@ -169,6 +169,25 @@ type Profile struct {
 	UnknownUser string `toml:"unknown_user"`
 	// Users overrides [users] (name normalisation) for these clients.
 	Users *UserNames `toml:"users"`
+	// Grammar is how the password field is read: safenet (default),
+	// suffix or append (grammar.go). suffix and append carry the password,
+	// which radmfa then checks against the directory.
+	Grammar Grammar `toml:"grammar"`
+	// Delimiter separates password and factor in the suffix grammar.
+	// Default ",".
+	Delimiter string `toml:"delimiter"`
+	// CodeDigits is the length of the code at the end of what is typed in
+	// the append grammar: 6 (default) or 8.
+	CodeDigits int `toml:"code_digits"`
+	// Groups, when set, limits the profile to members of one of these
+	// directory groups (full DNs): a profile for the same clients further
+	// down applies to everyone else (dirflow.go).
+	Groups []string `toml:"groups"`
+	// MFAGroups, when set, asks a second factor only of directory users in
+	// one of these groups (full DNs); other directory users are accepted
+	// without one (after their password, where the grammar carries it),
+	// and every such acceptance is an event.
+	MFAGroups []string `toml:"mfa_groups"`
 }
 
 // Validate reports configuration errors.
@@ -203,6 +222,7 @@ func (p Profile) Validate(push PushConfig) error {
 	if err := validatePush(s.flow, s.variant); err != nil {
 		errs = append(errs, fmt.Errorf("profile %q: push: %w", p.Name, err))
 	}
+	errs = append(errs, p.validateGrammar(), p.validateGroups())
 	return errors.Join(errs...)
 }
 
@@ -255,10 +275,12 @@ func (p Profile) failMode() FailMode {
 }
 
 // profileFor returns the first profile matching the request's client, or
-// the default profile (named "default", the global settings).
+// the default profile (named "default", the global settings). Profiles
+// limited to groups are left out: which of them apply depends on the
+// user's groups (Engine.profileFor).
 func (c Config) profileFor(req Request) Profile {
 	for _, p := range c.Profiles {
-		if p.matches(req.NAS) {
+		if p.matches(req.NAS) && len(p.Groups) == 0 { // group profiles: Engine.profileFor
 			return p
 		}
 	}
