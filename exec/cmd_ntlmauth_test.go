@@ -144,3 +144,18 @@ func TestNTLMAuthHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeMSCHAPSnippets: the README's MS-CHAPv2 section shows the
+// shipped snippets verbatim (the e2e tests run these files).
+func TestReadmeMSCHAPSnippets(t *testing.T) {
+	r := readme(t)
+	for _, f := range []string{"mods-available/radmfa_mschap", "sites-available/radmfa_mschap", "sites-available/radmfa_mschap_rest"} {
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "freeradius", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(r, "```\n"+string(b)+"```") {
+			t.Errorf("README.md does not show testdata/freeradius/%s verbatim", f)
+		}
+	}
+}
