@@ -51,9 +51,9 @@ func (c *cli) ntlmAuthCommand() *cobra.Command {
 once per request through its ntlm_auth option, as it would run Samba's
 ntlm_auth. The request arrives as arguments only:
 
-  --username=NAME      %{mschap:User-Name} (without DOMAIN\)
-  --challenge=HEX      %{mschap:Challenge}: the 8-byte challenge hash
-  --nt-response=HEX    %{mschap:NT-Response}: 24 bytes
+  --username=NAME      %{radmfa_mschap:User-Name} (without DOMAIN\)
+  --challenge=HEX      %{radmfa_mschap:Challenge}: the 8-byte challenge hash
+  --nt-response=HEX    %{radmfa_mschap:NT-Response}: 24 bytes
   --client-name=NAME   %{client:shortname}, for profiles and events
   --client-ip=ADDR     %{Packet-Src-IP-Address}
   --config, --db       as for every command
@@ -81,7 +81,7 @@ A decision takes at most 4 s. Logs go to [log] file or standard error.`,
       use_mppe = yes
       require_encryption = yes
       require_strong = yes
-      ntlm_auth = "/usr/local/bin/radmfa ntlm-auth --config /etc/radmfa/radmfa.toml --client-name=%{client:shortname} --client-ip=%{Packet-Src-IP-Address} --request-nt-key --username=%{mschap:User-Name} --challenge=%{%{mschap:Challenge}:-00} --nt-response=%{%{mschap:NT-Response}:-00}"
+      ntlm_auth = "/usr/local/bin/radmfa ntlm-auth --config /etc/radmfa/radmfa.toml --client-name=%{client:shortname} --client-ip=%{Packet-Src-IP-Address} --request-nt-key --username=%{radmfa_mschap:User-Name} --challenge=%{%{radmfa_mschap:Challenge}:-00} --nt-response=%{%{radmfa_mschap:NT-Response}:-00}"
       ntlm_auth_timeout = 5
   }`,
 		// The arguments are ntlm_auth's, not radmfa's: runNTLMAuth reads

@@ -137,10 +137,23 @@ func TestNTLMAuthFlags(t *testing.T) {
 
 func TestNTLMAuthHelp(t *testing.T) {
 	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "freeradius", "mods-available", "radmfa_mschap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "ntlm_auth = ") {
+			line = strings.TrimSpace(l)
+		}
+	}
 	for _, args := range [][]string{{"ntlm-auth", "--help"}, {"ntlm-auth", "--username=x", "-h"}, {"help", "ntlm-auth"}} {
 		out, stderr, code := radmfa(t, dir, "", args...)
 		if code != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, "NT_KEY") {
 			t.Fatalf("%q: exit %d\n%s%s", args, code, out, stderr)
+		}
+		if line == "" || !strings.Contains(out, line) {
+			t.Fatalf("%q: the example is not the shipped snippet's %q", args, line)
 		}
 	}
 }
