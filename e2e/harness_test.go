@@ -196,6 +196,15 @@ const (
 // radmfa exec, or radmfa serve at serveURL.
 func startFreeRADIUS(t *testing.T, e *env, door, serveURL string) *freeRADIUS {
 	t.Helper()
+	return startFreeRADIUSExtra(t, e, door, serveURL, nil)
+}
+
+// startFreeRADIUSExtra is startFreeRADIUS with extra files in the config
+// dir (name relative to it: "sites-enabled/clients", …). Files in
+// sites-enabled/ are included at the top level, so they may also define
+// clients.
+func startFreeRADIUSExtra(t *testing.T, e *env, door, serveURL string, extra map[string]string) *freeRADIUS {
+	t.Helper()
 	need(t, "freeradius", "radclient")
 	dir := filepath.Join(t.TempDir(), "raddb")
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -214,6 +223,11 @@ func startFreeRADIUS(t *testing.T, e *env, door, serveURL string) *freeRADIUS {
 		snippetAs(t, dir, "sites-available/radmfa_rest", "sites-enabled/radmfa_rest", "port = 1812", port)
 	default:
 		t.Fatalf("unknown front door %q", door)
+	}
+	for name, content := range extra {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	snippetAs(t, dir, "radiusd-minimal.conf", "radiusd.conf", "{{DIR}}", dir)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -132,7 +132,7 @@ func (e *Engine) sendCode(ctx context.Context, tx Tx, r *request, d Device) (ste
 	st := step{events: []Event{r.ev}}
 	st.next = func(ctx context.Context) (step, error) {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := e.notifier.Notify(dctx, n2)
+		err := deliveryErr(e.notifier.Notify(dctx, n2))
 		cancel()
 		if err == nil {
 			return step{d: decision}, nil
@@ -179,6 +179,21 @@ func (e *Engine) checkCode(ctx context.Context, tx Tx, r *request, ch Challenge,
 	st.d = Decision{Action: ActionChallenge, Message: "Wrong code. Enter the code sent to " + ch.Target, State: state,
 		TxID: r.ev.TxID, Reason: st.d.Reason}
 	return st, nil
+}
+
+// deliveryErr is a notification's failure: an error, or a delivery the
+// notifier reports as failed (a gateway that refused the message), which
+// comes without an error.
+func deliveryErr(d Delivery, err error) error {
+	switch {
+	case err != nil:
+		return err
+	case d.Status != "failed":
+		return nil
+	case d.Detail == "":
+		return errors.New("the notifier reports a failed delivery")
+	}
+	return errors.New(d.Detail)
 }
 
 func codeHash(code string) []byte {
