@@ -81,6 +81,14 @@ type Config struct {
 	// EmailAttribute is the address for e-mail codes, e.g. mail. Default:
 	// none.
 	EmailAttribute string `toml:"email_attribute"`
+	// SMSNotifier names the notifier ([notifiers.NAME]) that sends SMS
+	// codes to the numbers of phone_attribute. Default: the default
+	// notifier.
+	SMSNotifier string `toml:"sms_notifier"`
+	// EmailNotifier names the notifier that sends e-mail codes to the
+	// addresses of email_attribute, and the self-service page's notices of
+	// device changes. Default: the default notifier.
+	EmailNotifier string `toml:"email_notifier"`
 	// GroupAttribute lists the DNs of the user's groups. Default memberOf.
 	GroupAttribute string `toml:"group_attribute"`
 	// MaxDevices is the most OTP devices a user may have in the
@@ -253,6 +261,12 @@ func (c Config) Validate() error {
 		if a.val != "" && !attrName.MatchString(a.val) {
 			return fmt.Errorf("ldap.%s %q: not an attribute name", a.key, a.val)
 		}
+	}
+	if c.SMSNotifier != "" && c.PhoneAttribute == "" {
+		return errors.New("ldap.sms_notifier is set but ldap.phone_attribute is empty")
+	}
+	if c.EmailNotifier != "" && c.EmailAttribute == "" {
+		return errors.New("ldap.email_notifier is set but ldap.email_attribute is empty")
 	}
 	if c.SecretFormat != "" {
 		if _, err := ParseFormat(c.SecretFormat); err != nil {

@@ -108,6 +108,15 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
+// MaxDevices is the most OTP devices a user may have (max_devices).
+func (d *Directory) MaxDevices() int { return d.cfg.maxDevices() }
+
+// Format is the secret attribute's format.
+func (d *Directory) Format() Format { return d.format }
+
+// Config returns the configuration the directory was made with.
+func (d *Directory) Config() Config { return d.cfg }
+
 // Close closes the pooled connections. Calls after Close fail.
 func (d *Directory) Close() error {
 	d.pool.mu.Lock()

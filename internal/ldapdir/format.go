@@ -396,6 +396,15 @@ func isParamKey(k string) bool {
 	return true
 }
 
+// CheckDeviceName reports whether name can name a new device in every
+// format (the Citrix format's rules, the strictest).
+func CheckDeviceName(name string) error {
+	if err := checkCitrixName(name); err != nil {
+		return fmt.Errorf("ldapdir: %w", err)
+	}
+	return nil
+}
+
 // checkCitrixName reports whether name can be a device name in the Citrix
 // format: 1 to MaxDeviceNameBytes bytes of UTF-8 text without the format's
 // delimiters (= & , and #@), control characters or surrounding spaces.

@@ -484,3 +484,29 @@ func TestNewRefusesWhatItCannotDo(t *testing.T) {
 		t.Fatalf("DirectoryNeeds = %q, %q", first, dir)
 	}
 }
+
+func TestVerifyCode(t *testing.T) {
+	f := newDirFixture(t, mfa.Config{Profiles: []mfa.Profile{vpnProfile(mfa.Profile{Grammar: mfa.GrammarAppend, MFAGroups: []string{"cn=nobody,dc=x"}})}})
+	verify := func(user, c string) mfa.Decision {
+		t.Helper()
+		d, err := f.engine.VerifyCode(context.Background(), mfa.Request{FrontDoor: mfa.FrontDoorSelfService, UserName: user,
+			Passcode: mfa.Secret(c), NAS: mfa.NAS{ClientName: "self-service"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	c := code(t, f.zoePhone, t0, 0)
+	// Neither the grammar nor mfa_groups of a profile apply.
+	f.expect(t, verify("zoe", c), mfa.ActionAccept, "", "OTP accepted")
+	if ev := f.last(t); ev.FrontDoor != mfa.FrontDoorSelfService || ev.Device != "Phone" {
+		t.Fatalf("event %+v", ev)
+	}
+	f.expect(t, verify("zoe", c), mfa.ActionReject, mfa.MsgCodeUsed, "OTP already used")
+	f.expect(t, verify("zoe", "s"), mfa.ActionReject, mfa.MsgFailed, "not a code")
+	f.expect(t, verify("zoe", code(t, f.zoePhone, t0, 5)), mfa.ActionReject, mfa.MsgFailed, "enter the next code")
+	f.expect(t, verify("ned", "123456"), mfa.ActionReject, mfa.MsgFailed, "unknown user")
+	f.expect(t, verify("bob", code(t, f.bobTablet, t0, 0)), mfa.ActionAccept, "", "OTP accepted")
+	f.dir.err = fmt.Errorf("x: %w", mfa.ErrBackendDown)
+	f.expect(t, verify("zoe", code(t, f.zoePhone, t0, 1)), mfa.ActionReject, mfa.MsgUnavailable, "directory: x")
+}

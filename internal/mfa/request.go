@@ -7,14 +7,15 @@ type FrontDoor uint8
 
 // Front doors. The zero value is invalid.
 const (
-	FrontDoorInvalid  FrontDoor = iota
-	FrontDoorExec               // rlm_exec: radmfa exec
-	FrontDoorREST               // rlm_rest: radmfa serve
-	FrontDoorNTLMAuth           // rlm_mschap's ntlm_auth: radmfa ntlm-auth
-	FrontDoorCLI                // an admin command (resync, bypass)
+	FrontDoorInvalid     FrontDoor = iota
+	FrontDoorExec                  // rlm_exec: radmfa exec
+	FrontDoorREST                  // rlm_rest: radmfa serve
+	FrontDoorNTLMAuth              // rlm_mschap's ntlm_auth: radmfa ntlm-auth
+	FrontDoorCLI                   // an admin command (resync, bypass)
+	FrontDoorSelfService           // the self-service enrollment page (Engine.VerifyCode)
 )
 
-var frontDoorNames = [...]string{"invalid", "exec", "rest", "ntlm-auth", "cli"}
+var frontDoorNames = [...]string{"invalid", "exec", "rest", "ntlm-auth", "cli", "self-service"}
 
 // String returns the name stored in events ("exec", "rest", …).
 func (f FrontDoor) String() string {
