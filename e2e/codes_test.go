@@ -315,7 +315,7 @@ func codeScenario(t *testing.T, e *env, fr *freeRADIUS, lab *codeLab, door strin
 	t.Run("notifier hangs past its timeout", func(t *testing.T) {
 		start := time.Now()
 		expect(t, fr.send(t, "User-Name = "+str("hank"), pass("s")), "Access-Reject", mfa.MsgPushFailed)
-		if d := time.Since(start); d > 3*time.Second {
+		if d := time.Since(start); d > 4*time.Second {
 			t.Fatalf("took %s: the command's timeout is 1 s", d)
 		}
 	})
@@ -326,7 +326,7 @@ func codeScenario(t *testing.T, e *env, fr *freeRADIUS, lab *codeLab, door strin
 		if r.Code != "Access-Reject" {
 			t.Fatalf("got %s %v, want Access-Reject", r.Code, r.Attrs)
 		}
-		if d := time.Since(start); d > 5*time.Second {
+		if d := time.Since(start); d > 6*time.Second {
 			t.Fatalf("took %s: radmfa's decision timeout is 3 s", d)
 		}
 		// The hung script was killed with its plugin.
