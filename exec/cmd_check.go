@@ -16,7 +16,8 @@ import (
 )
 
 func (c *cli) checkConfigCommand() *cobra.Command {
-	return &cobra.Command{
+	var ldapUser string
+	cmd := &cobra.Command{
 		Use:   "check-config",
 		Short: "Check the config file and the database, and show the settings in effect",
 		Long: `check-config reads the config file strictly (an unknown key or a wrong type is
@@ -80,10 +81,15 @@ when everything is usable, 1 otherwise.`,
 					fmt.Fprintf(w, "Warning:           key file mode is %04o; 0600 keeps it private to radmfa's user\n", st.Mode().Perm())
 				}
 			}
+			if err := c.checkDirectory(cmd.Context(), w, cfg, ldapUser); err != nil { // ldap.go
+				return err
+			}
 			fmt.Fprintln(w, "OK")
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&ldapUser, "ldap-user", "", "also look this user up in the directory ([ldap]); the bind and a read of base_dn are always checked")
+	return cmd
 }
 
 func challengeTimeout(cfg *config) string {

@@ -187,6 +187,11 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverO
 	} else if cfg.Push.ApprovalURL != "" {
 		log.Warn().Msg("push.approval_url is set but no notifier is configured: push triggers ask for the app's code instead")
 	}
+	dir, err := s.directory(ctx, cfg, &opts) // [ldap] (ldap.go)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	engine, err := mfa.New(s.batcher, cfg.engineConfig(), opts...)
 	if err != nil {
 		s.close()
@@ -261,6 +266,10 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverO
 			s.close()
 			return nil, err
 		}
+	}
+	if err := s.startSelfService(cfg, dir, o.notifier); err != nil { // [self_service] (ldap.go)
+		s.close()
+		return nil, err
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop

@@ -160,12 +160,16 @@ func timeText(t time.Time) string {
 }
 
 func (c *cli) userListCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, fromLDAP bool
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users with their status and devices",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fromLDAP {
+				return c.userListDirectory(cmd, limit, asJSON) // ldap.go
+			}
 			cfg, err := c.config()
 			if err != nil {
 				return err
@@ -209,16 +213,21 @@ func (c *cli) userListCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&fromLDAP, "from-ldap", false, "list the directory's users ([ldap]) with their devices there")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "with --from-ldap: at most this many users")
 	return cmd
 }
 
 func (c *cli) userShowCommand() *cobra.Command {
-	var asJSON bool
+	var asJSON, fromLDAP bool
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a user, its devices and its latest events",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if fromLDAP {
+				return c.userShowDirectory(cmd, args[0], asJSON) // ldap.go
+			}
 			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
 				u, err := store.User(cmd.Context(), name)
 				if err != nil {
@@ -256,6 +265,7 @@ func (c *cli) userShowCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&fromLDAP, "from-ldap", false, "resolve the user in the directory ([ldap]): DN, devices there and here, phone, e-mail, groups")
 	return cmd
 }
 

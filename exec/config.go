@@ -10,7 +10,9 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/radmfa/radmfa/internal/ldapdir"
 	"github.com/radmfa/radmfa/internal/mfa"
+	"github.com/radmfa/radmfa/internal/web/enroll"
 	"github.com/radmfa/radmfa/plugin/host"
 	"github.com/radmfa/radmfa/sqlite"
 )
@@ -49,6 +51,12 @@ type config struct {
 	// Admin is the admin report page of serve (off without a
 	// credential file).
 	Admin adminConfig `toml:"admin"`
+	// LDAP is the directory (LDAP, Active Directory) that holds users,
+	// their OTP secrets and passwords (off while url is empty; ldap.go).
+	LDAP ldapdir.Config `toml:"ldap"`
+	// SelfService is serve's self-service enrollment page (off while
+	// listen is empty).
+	SelfService enroll.Config `toml:"self_service"`
 
 	// file is where the config came from ("" for the embedded default).
 	file string
@@ -127,7 +135,8 @@ func (c *config) resolve() error {
 	}
 	var err error
 	for _, p := range []*string{&c.DataDir, &c.Store.Path, &c.Store.KeyFile, &c.Log.File, &c.Serve.TLSCert, &c.Serve.TLSKey,
-		&c.Approval.TLSCert, &c.Approval.TLSKey, &c.Approval.APIKeyFile, &c.Admin.CredentialFile, &c.Admin.TLSCert, &c.Admin.TLSKey} {
+		&c.Approval.TLSCert, &c.Approval.TLSKey, &c.Approval.APIKeyFile, &c.Admin.CredentialFile, &c.Admin.TLSCert, &c.Admin.TLSKey,
+		&c.LDAP.BindPasswordFile, &c.LDAP.CAFile, &c.SelfService.TLSCert, &c.SelfService.TLSKey} {
 		if *p, err = abs(*p); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
@@ -163,6 +172,7 @@ func (c *config) validate() error {
 		c.Approval.validate(),
 		checkNotifiers(c),
 		c.Admin.validate(),
+		checkLDAP(c), // ldap.go
 		c.engineConfig().Validate(),
 	)
 }
