@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 )
 
 func (c *cli) checkConfigCommand() *cobra.Command {
+	var frDir string
 	var ldapUser string
 	cmd := &cobra.Command{
 		Use:   "check-config",
@@ -23,7 +25,14 @@ func (c *cli) checkConfigCommand() *cobra.Command {
 		Long: `check-config reads the config file strictly (an unknown key or a wrong type is
 an error naming the line), applies the defaults, opens the database and checks
 that the key file belongs to it. It prints the settings in effect and exits 0
-when everything is usable, 1 otherwise.`,
+when everything is usable, 1 otherwise. A push variant that shows a number
+(choose, enter) with the inline flow is an error: only an Access-Challenge
+can show the number.
+
+It warns when a profile's NAS gives up (nas_timeout × (1 + nas_retries))
+before its push times out, and with --freeradius-dir when FreeRADIUS's
+limits (rlm_rest's timeout, max_request_time) are shorter than the longest
+push timeout (radmfa doctor checks these too).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := c.config()
@@ -52,6 +61,16 @@ when everything is usable, 1 otherwise.`,
 			fmt.Fprintf(w, "Log:               %s\n", logTo)
 			fmt.Fprintf(w, "Notifiers:         %s\n", describeNotifiers(cfg))
 			fmt.Fprintf(w, "Push:              %s\n", describePush(cfg))
+			for _, f := range nasFindings(cfg) {
+				if f.level == "warn" {
+					fmt.Fprintf(w, "Warning:           %s\n", f.msg)
+				}
+			}
+			if frDir != "" {
+				if err := printFRPushWarnings(w, cfg, frDir); err != nil {
+					return err
+				}
+			}
 			admin := "off (no admin.credential_file)"
 			if cfg.Admin.CredentialFile != "" {
 				admin = "on, " + cfg.Admin.listen()
@@ -88,8 +107,37 @@ when everything is usable, 1 otherwise.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&frDir, "freeradius-dir", "", "also check the push timeout against this FreeRADIUS configuration directory (/etc/freeradius/3.0)")
 	cmd.Flags().StringVar(&ldapUser, "ldap-user", "", "also look this user up in the directory ([ldap]); the bind and a read of base_dn are always checked")
 	return cmd
+}
+
+// printFRPushWarnings reads a FreeRADIUS configuration directory and
+// prints its limits that do not fit the push timeouts.
+func printFRPushWarnings(w io.Writer, cfg *config, dir string) error {
+	files, err := frFiles(dir, func(p string, err error) {
+		fmt.Fprintf(w, "Warning:           could not read %s: %v\n", p, err)
+	})
+	if err != nil {
+		return fmt.Errorf("--freeradius-dir: %w", err)
+	}
+	lim := frLimitsOf(dir, files)
+	warns := 0
+	for _, f := range pushFRFindings(cfg, lim) {
+		if f.level == "warn" {
+			warns++
+			fmt.Fprintf(w, "Warning:           %s\n", f.msg)
+		}
+	}
+	what := fmt.Sprintf("max_request_time %g s, max_servers %d, %d radmfa rest and %d exec module(s)", lim.maxRequestTime, lim.maxServers, len(lim.rest), len(lim.exec))
+	switch _, push := longestPushWait(cfg); {
+	case !push:
+		what += "; push is off"
+	case warns == 0:
+		what += "; they fit the longest push timeout"
+	}
+	fmt.Fprintf(w, "FreeRADIUS:        %s: %s\n", dir, what)
+	return nil
 }
 
 func challengeTimeout(cfg *config) string {

@@ -47,6 +47,9 @@ warns about what makes a working setup fail in production:
   - timeouts: rlm_exec's or rlm_rest's timeout not above radmfa's own, or above
     FreeRADIUS's max_request_time (FreeRADIUS then gives up first, the user
     gets no answer and radmfa's event says nothing useful);
+  - push approvals: the longest push timeout against rlm_rest's (and
+    rlm_exec's) timeout and max_request_time, what the waits cost in
+    FreeRADIUS threads, and each profile's nas_timeout × (1 + nas_retries);
   - the radmfa modules: program path, --config, the daemon address;
   - files: the data directory, database and key file must belong to the user
     FreeRADIUS runs as (freerad), the key file must be private (0600);
@@ -64,6 +67,7 @@ It exits 1 when something is sure to fail, 0 otherwise (warnings included).`,
 			d := &doctor{}
 			d.ok("radmfa config %s is valid", cfg.name())
 			d.checkFreeRADIUS(frDir, cfg, frUser)
+			d.addAll(nasFindings(cfg))
 			d.checkClock(cmd.Context())
 			problems := d.print(c.stdout)
 			if problems > 0 {
@@ -184,7 +188,15 @@ func (d *doctor) checkFreeRADIUS(dir string, cfg *config, frUser string) {
 	if !found {
 		d.warn("FreeRADIUS in %s has no enabled radmfa module (mods-enabled/radmfa or radmfa_rest)", dir)
 	}
+	d.addAll(pushFRFindings(cfg, frLimitsOf(dir, files)))
 	d.checkFiles(cfg, frUser)
+}
+
+// addAll adds findings made elsewhere (pushcheck.go).
+func (d *doctor) addAll(fs []finding) {
+	for _, f := range fs {
+		d.add(f.level, "%s", f.msg)
+	}
 }
 
 func (d *doctor) checkExecModule(rel string, s *frconf.Section, prog string, cfg *config, maxReq float64) {

@@ -36,7 +36,8 @@ type serveConfig struct {
 	// TLSCert and TLSKey, if set, serve the TCP listeners over HTTPS.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
-	// DecisionTimeout bounds one decision. Default 10s.
+	// DecisionTimeout bounds one decision. Default 10s. A request that
+	// waits for a push may take the push timeout longer.
 	DecisionTimeout mfa.Duration `toml:"decision_timeout"`
 	// ShutdownTimeout is how long SIGTERM waits for requests in flight.
 	// Default 30s.
@@ -199,10 +200,16 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverO
 	}
 	s.engine = engine
 	reg := metrics.NewRegistry()
+	// A request may wait for a push (inline, or a challenge's answer)
+	// until the push times out, on top of the decision itself.
+	timeout := cfg.Serve.decisionTimeout()
+	if w, ok := longestPushWait(cfg); ok {
+		timeout += w.timeout
+	}
 	s.handler = &rlmrest.Handler{
 		Decider: engine,
 		Log:     log,
-		Timeout: cfg.Serve.decisionTimeout(),
+		Timeout: timeout,
 		Observe: observer(reg),
 	}
 	mux := http.NewServeMux()
@@ -217,7 +224,7 @@ func startServer(ctx context.Context, cfg *config, log zerolog.Logger, o serverO
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      cfg.Serve.decisionTimeout() + 5*time.Second,
+		WriteTimeout:      timeout + 5*time.Second,
 		IdleTimeout:       120 * time.Second, // longer than rlm_rest's pool idle_timeout (60 s)
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          stdlog.New(httpErrorLog{log}, "", 0),

@@ -43,11 +43,11 @@ func TestDoctor(t *testing.T) {
 		code    int
 	}{
 		{"shipped snippets", []string{"/usr/local/bin/radmfa", bin}, []string{
-			"ok    mods-enabled/radmfa: exec radmfa timeout 10 s > radmfa's 9 s, <= max_request_time 30 s",
-			"ok    mods-enabled/radmfa_rest: rest rest_radmfa timeout 12 s > radmfa's 10 s, <= max_request_time 30 s",
+			"ok    mods-enabled/radmfa: exec radmfa timeout 30 s > radmfa's 9 s, <= max_request_time 60 s",
+			"ok    mods-enabled/radmfa_rest: rest rest_radmfa timeout 60 s > radmfa's 10 s, <= max_request_time 60 s",
 			"ok    database",
 		}, 0},
-		{"exec timeout too short", []string{"/usr/local/bin/radmfa", bin, "timeout = 10", "timeout = 5"}, []string{
+		{"exec timeout too short", []string{"/usr/local/bin/radmfa", bin, "timeout = 30", "timeout = 5"}, []string{
 			"warn  mods-enabled/radmfa: exec radmfa timeout = 5 s is not above radmfa's [exec] timeout (9 s)",
 		}, 0},
 		{"missing program", nil, []string{"FAIL  mods-enabled/radmfa: exec radmfa runs /usr/local/bin/radmfa, which is missing or not executable"}, 1},

@@ -99,7 +99,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req mfa.Request
 	var parseErr error
 	if readErr == nil {
-		req, _, parseErr = ParseRequest(body, r.URL.Query())
+		var pkt Packet
+		req, pkt, parseErr = ParseRequest(body, r.URL.Query())
+		// With the source address and port, the authenticator recognises
+		// the NAS retransmitting this packet (it joins a pending push).
+		req.Authenticator = pkt.Authenticator
 	} else {
 		req = mfa.Request{FrontDoor: mfa.FrontDoorREST}
 		var mbe *http.MaxBytesError

@@ -163,6 +163,14 @@ type Profile struct {
 	Resource string      `toml:"resource"`
 	FailMode FailMode    `toml:"fail_mode"`
 	Push     ProfilePush `toml:"push"`
+	// NASTimeout and NASRetries describe the profile's NAS: how long it
+	// waits for an answer, and how many times it retransmits before it
+	// gives up. radmfa decides nothing with them: check-config and doctor
+	// warn when NASTimeout × (1 + NASRetries) is not longer than the push
+	// timeout (the NAS would give up before the push is answered or the
+	// fallback challenge arrives). Default: unknown, not checked.
+	NASTimeout Duration `toml:"nas_timeout"`
+	NASRetries int      `toml:"nas_retries"`
 	// UnknownUser is "reject" (default) or "accept": let users radmfa does
 	// not know through without a second factor (during a roll-out), every
 	// time recorded as an event.
@@ -217,6 +225,9 @@ func (p Profile) Validate(push PushConfig) error {
 	case "", "reject", "accept":
 	default:
 		errs = append(errs, fmt.Errorf("profile %q: unknown_user %q: want reject or accept", p.Name, p.UnknownUser))
+	}
+	if t := time.Duration(p.NASTimeout); t < 0 || t > 10*time.Minute || p.NASRetries < 0 || p.NASRetries > 10 {
+		errs = append(errs, fmt.Errorf("profile %q: nas_timeout = %s, nas_retries = %d: want 0 to 10m and 0 to 10", p.Name, t, p.NASRetries))
 	}
 	s := p.push(push)
 	if err := validatePush(s.flow, s.variant); err != nil {
