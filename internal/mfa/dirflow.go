@@ -377,7 +377,7 @@ func (e *Engine) directoryChecks(ctx context.Context, tx Tx, r *request) (st ste
 			return reject(r, "password not checked: "+err.Error()+" (never fails open)", MsgUnavailable), true, nil
 		case errors.Is(err, ErrBackendDown):
 			why := "directory unavailable: " + err.Error()
-			if r.profile.failMode() == FailOpen {
+			if e.failsOpen(r) {
 				r.ev.Result = ResultSuccess
 				r.ev.Message = why + "; fail mode open: accepted"
 				return step{d: Decision{Action: ActionAccept, TxID: r.ev.TxID, Reason: r.ev.Message}, events: []Event{r.ev}}, true, nil
@@ -399,6 +399,21 @@ func (e *Engine) directoryChecks(ctx context.Context, tx Tx, r *request) (st ste
 		return step{d: Decision{Action: ActionAccept, TxID: r.ev.TxID, Reason: r.ev.Message}, events: []Event{r.ev}}, true, nil
 	}
 	return step{}, false, nil
+}
+
+// failsOpen says whether a request fails open while the directory is
+// down: only when every profile that could apply does, since without the
+// directory the user's groups, and so the profile, are unknown.
+func (e *Engine) failsOpen(r *request) bool {
+	if r.profile.failMode() != FailOpen {
+		return false
+	}
+	for _, p := range e.cfg.Profiles {
+		if p.matches(r.req.NAS) && len(p.Groups) > 0 && p.failMode() != FailOpen {
+			return false
+		}
+	}
+	return true
 }
 
 // firstFactorFailed rejects a request whose password was not accepted. A

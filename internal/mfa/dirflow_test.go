@@ -343,10 +343,15 @@ func TestDirectoryDown(t *testing.T) {
 		{"TLS failure never fails open", mfa.Profile{FailMode: mfa.FailOpen}, untrusted, mfa.ActionReject, mfa.MsgUnavailable, "certificate has expired (a TLS failure never fails open)"},
 		{"unusable data", mfa.Profile{FailMode: mfa.FailOpen}, data, mfa.ActionReject, mfa.MsgFailed, "unusable directory data"},
 		{"down, password not checked", mfa.Profile{FailMode: mfa.FailOpen, Grammar: mfa.GrammarAppend}, down, mfa.ActionReject, mfa.MsgUnavailable, "password not checked"},
+		{"down, open, but a group profile is secure", mfa.Profile{FailMode: mfa.FailOpen}, down, mfa.ActionReject, mfa.MsgUnavailable, "fail mode secure: rejected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newDirFixture(t, mfa.Config{Profiles: []mfa.Profile{vpnProfile(tt.profile)}})
+			profiles := []mfa.Profile{vpnProfile(tt.profile)}
+			if strings.Contains(tt.name, "group profile") {
+				profiles = append([]mfa.Profile{vpnProfile(mfa.Profile{Name: "admins", Groups: []string{groupAdmins}})}, profiles...)
+			}
+			f := newDirFixture(t, mfa.Config{Profiles: profiles})
 			f.dir.err = tt.err
 			f.expect(t, f.decide(t, "zoe", "zoe-pw123456", nil), tt.action, tt.msg, tt.event)
 			if f.dir.checks != 0 {

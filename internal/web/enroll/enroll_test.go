@@ -400,3 +400,18 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestQRSVG: the QR code's markup is numbers only, whatever the text.
+func TestQRSVG(t *testing.T) {
+	svg, err := qrSVG(`otpauth://totp/Example%20VPN:<script>?secret=GEZDGNBV&issuer="x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(svg)
+	if strings.Count(s, "<") != 4 || strings.Contains(s, "script") || strings.Contains(s, "GEZD") || !strings.HasPrefix(s, `<svg class="qr"`) {
+		t.Fatalf("svg: %s", s)
+	}
+	if _, err := qrSVG(strings.Repeat("x", 5000)); err == nil {
+		t.Fatal("a text too long for a QR code was drawn")
+	}
+}

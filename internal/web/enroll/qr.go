@@ -21,11 +21,18 @@ func qrSVG(text string) (template.HTML, error) {
 	var s strings.Builder
 	fmt.Fprintf(&s, `<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="QR code">`+
 		`<rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n, n)
+	dark := func(x, y int) bool { r, _, _, _ := code.At(x, y).RGBA(); return r == 0 }
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			if r, _, _, _ := code.At(x, y).RGBA(); r == 0 {
-				fmt.Fprintf(&s, "M%d %dh1v1h-1z", x-b.Min.X+4, y-b.Min.Y+4)
+			if !dark(x, y) {
+				continue
 			}
+			run := 1 // draw a row's dark run as one rectangle
+			for x+run < b.Max.X && dark(x+run, y) {
+				run++
+			}
+			fmt.Fprintf(&s, "M%d %dh%dv1h-%dz", x-b.Min.X+4, y-b.Min.Y+4, run, run)
+			x += run - 1
 		}
 	}
 	s.WriteString(`"/></svg>`)
