@@ -275,6 +275,9 @@ func (e *Engine) DecidePush(ctx context.Context, token string, d PushDecision) (
 		if err != nil {
 			return err
 		}
+		if p.Outcome == PushExpired {
+			return ErrPushExpired // timed out (and concluded) already
+		}
 		if p.Outcome != PushPending {
 			return ErrPushDecided
 		}

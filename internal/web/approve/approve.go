@@ -123,11 +123,11 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.render(w, statusOf(err), data.withError("Unknown request", err))
 		return
+	case v.ExpiredAlready || v.Outcome == mfa.PushExpired:
+		h.render(w, http.StatusGone, data.withError("Expired", mfa.ErrPushExpired))
+		return
 	case v.Outcome != mfa.PushPending:
 		h.render(w, http.StatusGone, data.withError("Already answered", mfa.ErrPushDecided))
-		return
-	case v.ExpiredAlready:
-		h.render(w, http.StatusGone, data.withError("Expired", mfa.ErrPushExpired))
 		return
 	}
 	data.View = &v
