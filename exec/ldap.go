@@ -76,17 +76,6 @@ func directoryOptions(c *config, d *ldapdir.Directory) []mfa.Option {
 	}
 }
 
-// engineDirectory opens [ldap] for a command that decides (radmfa exec,
-// ntlm-auth): the engine options and a func that closes the directory.
-// Without [ldap] both are no-ops.
-func engineDirectory(c *config) ([]mfa.Option, func(), error) {
-	d, err := openDirectory(c)
-	if err != nil || d == nil {
-		return nil, func() {}, err
-	}
-	return directoryOptions(c, d), func() { d.Close() }, nil
-}
-
 // directory opens [ldap] for serve: it adds the engine options to opts,
 // closes the directory at shutdown, and tells the log whether the
 // directory answers (serve starts either way: it may be down for a

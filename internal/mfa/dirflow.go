@@ -300,7 +300,10 @@ type prepared struct {
 
 type preparedKey struct{}
 
-var errNoPassword = errors.New("mfa: no password typed")
+var (
+	errNoPassword = errors.New("mfa: no password typed")
+	errMSCHAP     = errors.New("mfa: the grammar carries the password, which MS-CHAPv2 hides")
+)
 
 // prepare is Decide's first stage, outside any store transaction: the
 // directory lookup, the profile by groups, the grammar and the first
@@ -335,6 +338,10 @@ func (e *Engine) prepare(ctx context.Context, req Request) (context.Context, Req
 		return ctx, req // an answer to a challenge holds only the code
 	}
 	p.carried = true
+	if req.MSCHAP != nil {
+		p.firstErr = errMSCHAP // only a hash of what was typed arrives
+		return ctx, req
+	}
 	s := p.profile.split(req.Passcode)
 	req.Passcode = s.Passcode
 	switch {
@@ -428,6 +435,8 @@ func (e *Engine) firstFactorFailed(ctx context.Context, tx Tx, r *request) (step
 		return reject(r, "password check: the directory restricts the account: "+re.Reason, re.message()), true, nil
 	case errors.Is(err, ErrNotFound):
 		return reject(r, "unknown user (password check: not in the directory)", MsgFailed), true, nil
+	case errors.Is(err, errMSCHAP):
+		return reject(r, fmt.Sprintf("MS-CHAPv2 hides the password, which grammar %s carries", r.profile.Grammar), MsgFailed), true, nil
 	case errors.Is(err, errNoPassword):
 		reason = fmt.Sprintf("no password typed (grammar %s)", r.profile.Grammar)
 	case errors.Is(err, ErrBadCredentials):

@@ -515,3 +515,19 @@ func TestVerifyCode(t *testing.T) {
 	f.dir.err = fmt.Errorf("x: %w", mfa.ErrBackendDown)
 	f.expect(t, verify("zoe", code(t, f.zoePhone, t0, 1)), mfa.ActionReject, mfa.MsgUnavailable, "directory: x")
 }
+
+// TestGrammarMSCHAP: MS-CHAPv2 carries only a hash of what was typed, so a
+// grammar that carries the password refuses it (without counting toward
+// lockout).
+func TestGrammarMSCHAP(t *testing.T) {
+	f := newDirFixture(t, mfa.Config{Profiles: []mfa.Profile{vpnProfile(mfa.Profile{Grammar: mfa.GrammarAppend})}})
+	d, err := f.engine.Decide(context.Background(), mfa.Request{FrontDoor: mfa.FrontDoorNTLMAuth, UserName: "bob",
+		MSCHAP: &mfa.MSCHAPv2{}, NAS: mfa.NAS{ClientName: "vpn"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.expect(t, d, mfa.ActionReject, mfa.MsgFailed, "MS-CHAPv2 hides the password, which grammar append carries")
+	if u := f.store.User("bob"); u.Failures != 0 {
+		t.Fatalf("%d failures counted", u.Failures)
+	}
+}
