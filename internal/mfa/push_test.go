@@ -365,6 +365,8 @@ func TestPushBackends(t *testing.T) {
 	}{
 		{"notifier down, secure", mfa.Config{}, nil, true, "bob", mfa.ActionReject, mfa.MsgPushFailed,
 			"Failure:push could not be delivered: ntfy: 503; fail mode secure: rejected"},
+		{"notifier reports a failed delivery", mfa.Config{}, nil, false, "bob", mfa.ActionReject, mfa.MsgPushFailed,
+			"Failure:push could not be delivered: ntfy: 503; fail mode secure: rejected"},
 		{"notifier down, open profile", mfa.Config{Profiles: []mfa.Profile{open}}, nil, true, "bob", mfa.ActionAccept, "",
 			"Success:push could not be delivered: ntfy: 503; fail mode open: accepted"},
 		{"daemon down (exec), secure", mfa.Config{}, []mfa.Option{mfa.WithPushBackendDown()}, false, "bob", mfa.ActionReject, mfa.MsgPushFailed,
@@ -379,6 +381,9 @@ func TestPushBackends(t *testing.T) {
 			f := newPushFixture(t, tt.cfg, tt.opts...)
 			if tt.fail {
 				f.notifier.Err = errors.New("ntfy: 503")
+			}
+			if strings.HasPrefix(tt.name, "notifier reports") {
+				f.notifier.FailedDetail = "ntfy: 503"
 			}
 			d := f.decide(t, mfa.Request{UserName: tt.user})
 			if d.Action != tt.action || d.Message != tt.message {

@@ -131,7 +131,7 @@ func (e *Engine) failMode(r *request, why string) (step, error) {
 // returns the challenge (challenge flow) or waits (inline flow).
 func (e *Engine) deliver(ctx context.Context, r *request, p Push, n Notification, challenge Decision) (step, error) {
 	dctx, cancel := context.WithTimeout(ctx, min(10*time.Second, time.Until(p.Expires)))
-	_, err := e.notifier.Notify(dctx, n)
+	err := deliveryErr(e.notifier.Notify(dctx, n))
 	cancel()
 	if err != nil {
 		return e.inTx(context.WithoutCancel(ctx), func(tx Tx) (step, error) {

@@ -394,6 +394,10 @@ type Notifier struct {
 	Sent []mfa.Notification
 	// Err, if set, is returned by every Notify.
 	Err error
+	// FailedDetail, if set, makes every Notify report a failed delivery
+	// with this detail and no error, as the plugin host does when a
+	// notifier could not deliver.
+	FailedDetail string
 	// OnNotify, if set, runs for each notification (e.g. to approve it).
 	OnNotify func(mfa.Notification)
 }
@@ -404,10 +408,13 @@ var _ mfa.Notifier = (*Notifier)(nil)
 func (n *Notifier) Notify(_ context.Context, m mfa.Notification) (mfa.Delivery, error) {
 	n.mu.Lock()
 	n.Sent = append(n.Sent, m)
-	err, hook := n.Err, n.OnNotify
+	err, hook, failed := n.Err, n.OnNotify, n.FailedDetail
 	n.mu.Unlock()
 	if err != nil {
 		return mfa.Delivery{Status: "failed"}, err
+	}
+	if failed != "" {
+		return mfa.Delivery{Status: "failed", Detail: failed}, nil
 	}
 	if hook != nil {
 		hook(m)
