@@ -181,6 +181,9 @@ func (c *cli) checkDirectory(ctx context.Context, w io.Writer, cfg *config, user
 		}
 	}
 	fmt.Fprintf(w, "Self-service page: %s\n", self)
+	for _, warn := range directoryWarnings(cfg) {
+		fmt.Fprintf(w, "Warning:           %s\n", warn)
+	}
 	d, err := openDirectory(cfg)
 	if err != nil {
 		return err
@@ -209,6 +212,41 @@ func (c *cli) checkDirectory(ctx context.Context, w io.Writer, cfg *config, user
 	}
 	fmt.Fprintf(w, "Directory user:    %s is %s: %s\n", name, u.DN, describeDirectoryUser(u))
 	return nil
+}
+
+// selfWritable are Active Directory attributes that users may change on
+// their own entry by default (the "Personal Information" property set's
+// SELF write), among those that could hold a phone number or address.
+var selfWritable = map[string]bool{"mobile": true, "othermobile": true, "telephonenumber": true, "othertelephone": true,
+	"homephone": true, "otherhomephone": true, "pager": true, "otherpager": true, "ipphone": true, "otheripphone": true, "info": true}
+
+// readableByAll are attributes every domain user can read by default.
+var readableByAll = map[string]bool{"userparameters": true, "description": true, "info": true, "comment": true,
+	"extensionattribute1": true, "extensionattribute2": true}
+
+// directoryWarnings are the risks of [ldap] as configured (SPEC §7:
+// directory data is attacker-reachable).
+func directoryWarnings(c *config) []string {
+	l := c.LDAP
+	var out []string
+	if a := strings.ToLower(l.PhoneAttribute); selfWritable[a] {
+		out = append(out, fmt.Sprintf("ldap.phone_attribute = %s: in Active Directory users can change their own %s, so a phished password can redirect SMS codes; prefer an attribute only administrators write", l.PhoneAttribute, l.PhoneAttribute))
+	}
+	if a := strings.ToLower(l.EmailAttribute); selfWritable[a] {
+		out = append(out, fmt.Sprintf("ldap.email_attribute = %s: users can change their own %s in Active Directory", l.EmailAttribute, l.EmailAttribute))
+	}
+	if a := strings.ToLower(l.SecretAttribute); selfWritable[a] {
+		out = append(out, fmt.Sprintf("ldap.secret_attribute = %s: users can write it, and so enrol any device they like", l.SecretAttribute))
+	} else if readableByAll[a] {
+		out = append(out, fmt.Sprintf("ldap.secret_attribute = %s: every domain user can read it by default, and with it everyone's OTP secrets; restrict its read access or use a confidential attribute", l.SecretAttribute))
+	}
+	if l.InsecureSkipVerify {
+		out = append(out, "ldap.insecure_skip_verify = true: anyone on the path can read the service password, users' passwords and OTP secrets")
+	}
+	if l.URL != "" && !l.StartTLS && !strings.Contains(strings.ToLower(l.URL), "ldaps://") {
+		out = append(out, "ldap.url is plain ldap:// without start_tls: passwords and secrets cross the loopback in clear")
+	}
+	return out
 }
 
 // describeDirectoryUser sums up what the directory holds for a user.

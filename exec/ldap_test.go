@@ -96,6 +96,7 @@ func TestLDAPCommands(t *testing.T) {
 		"Directory:         " + s.LDAPSURL + ", base dc=example,dc=test, secrets in radmfaSecret (base32)",
 		"Directory status:  ok (bound as cn=radmfa,ou=services,dc=example,dc=test, read base_dn)",
 		"Directory user:    alice is uid=alice,ou=people,dc=example,dc=test: 1 OTP device(s) ldap1 (totp SHA1, 6 digits, 30s); phone +1 555 0100; e-mail alice@example.test; 2 group(s)",
+		"Warning:           ldap.phone_attribute = mobile: in Active Directory users can change their own mobile",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check-config does not say %q:\n%s", want, out)
@@ -167,4 +168,29 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestDirectoryWarnings(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		l    func(*config)
+		want string // "" no warning
+	}{
+		{"careful", func(c *config) { c.LDAP.SecretAttribute, c.LDAP.PhoneAttribute = "radmfaSecret", "radmfaPhone" }, ""},
+		{"self-writable phone", func(c *config) { c.LDAP.PhoneAttribute = "telephoneNumber" }, "a phished password can redirect SMS codes"},
+		{"readable secrets", func(c *config) { c.LDAP.SecretAttribute = "userParameters" }, "every domain user can read it"},
+		{"writable secrets", func(c *config) { c.LDAP.SecretAttribute = "info" }, "enrol any device they like"},
+		{"no verification", func(c *config) { c.LDAP.InsecureSkipVerify = true }, "anyone on the path"},
+		{"plain loopback", func(c *config) { c.LDAP.URL = "ldap://127.0.0.1" }, "in clear"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &config{}
+			c.LDAP.URL, c.LDAP.BaseDN = "ldaps://dc", "dc=x"
+			tt.l(c)
+			got := strings.Join(directoryWarnings(c), "\n")
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
