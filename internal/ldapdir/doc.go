@@ -22,9 +22,16 @@
 //   - referrals are never followed.
 //
 // Errors wrap mfa.ErrNotFound, mfa.ErrDirectoryData (unusable data of one
-// user, see DataError), mfa.ErrBadCredentials, mfa.ErrAccountRestricted or
+// user, see DataError), mfa.ErrBadCredentials, mfa.ErrAccountRestricted
+// (an *mfa.RestrictedError for Active Directory's sub-codes) or
 // mfa.ErrBackendDown (no answer in time, or a failure that is not about
-// the user), so the engine can apply its fail mode.
+// the user), so the engine can apply its fail mode. A TLS failure (a bad
+// certificate, a refused StartTLS) wraps mfa.ErrBackendUntrusted as well:
+// the engine never fails open on it.
+//
+// The tests run against real slapd servers started by package ldaptest,
+// which other packages' tests (the self-service page, end-to-end tests)
+// use too.
 //
 // The package does not log: errors carry the context, and the caller logs.
 package ldapdir
