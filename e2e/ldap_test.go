@@ -94,11 +94,12 @@ resource = "VPN"
 
 // ldapEvent is one row of radmfa report activity --json.
 type ldapEvent struct {
-	User     string `json:"user"`
-	Result   string `json:"result"`
-	Message  string `json:"message"`
-	Device   string `json:"device"`
-	Resource string `json:"resource"`
+	User      string `json:"user"`
+	Result    string `json:"result"`
+	Message   string `json:"message"`
+	Device    string `json:"device"`
+	Resource  string `json:"resource"`
+	FrontDoor string `json:"front_door"`
 }
 
 func latestEvent(t *testing.T, e *env, user string) ldapEvent {
@@ -178,6 +179,18 @@ func TestLDAPThroughFreeRADIUS(t *testing.T) {
 			t.Fatalf("event %+v: want the append-users profile, chosen by group", ev)
 		}
 		expectLogin(t, e, fr, "vera", "vera-pw"+"000000", "Access-Reject", mfa.MsgFailed, "wrong OTP")
+	})
+	t.Run("exec door reads the directory too", func(t *testing.T) {
+		// radmfa exec (no daemon configured) decides locally with the
+		// same [ldap]: directory devices and the append grammar.
+		fx := startFreeRADIUS(t, e, viaExec, "")
+		expectLogin(t, e, fx, "dave", nextLDAPCode(t, ldapSeed), "Access-Accept", "", "OTP accepted")
+		if ev := latestEvent(t, e, "dave"); ev.FrontDoor != "exec" {
+			t.Fatalf("event %+v: want front door exec", ev)
+		}
+		c := ldapCode(t, ldapSeed)
+		expectLogin(t, e, fx, "vera", "wrong-pw"+c, "Access-Reject", mfa.MsgFailed, "wrong password")
+		expectLogin(t, e, fx, "vera", "vera-pw"+c, "Access-Accept", "", "OTP accepted")
 	})
 	t.Run("ldap injection in user names", func(t *testing.T) {
 		for _, name := range []string{"*", "admin)(|(uid=*", "dav*", "dave)(uid=dave", `\2a`} {

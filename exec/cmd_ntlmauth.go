@@ -142,16 +142,13 @@ func (c *cli) runNTLMAuth(ctx context.Context, args []string) int {
 	}
 	// Not closed, only trimmed: see runExec.
 	defer store.TrimWAL(context.WithoutCancel(ctx))
-	var opts []mfa.Option
-	// SMS and e-mail codes: a notifier starts only if one is sent.
-	nf, err := newNotifiers(cfg, log, true)
+	// Notifiers start only if a code is sent; the directory connects
+	// only when the engine asks it.
+	opts, release, err := oneShotOptions(cfg, log)
+	defer release()
 	if err != nil {
-		log.Error().Err(err).Msg("could not decide: notifier config")
+		log.Error().Err(err).Msg("could not decide: notifier or directory config")
 		return c.ntlmFailure(ntlmauth.NoLogonServers)
-	}
-	if nf != nil {
-		defer nf.Close()
-		opts = append(opts, mfa.WithNotifier(nf))
 	}
 	engine, err := mfa.New(store, cfg.engineConfig(), opts...)
 	if err != nil {
