@@ -53,6 +53,8 @@ warns about what makes a working setup fail in production:
   - the radmfa modules: program path, --config, the daemon address;
   - files: the data directory, database and key file must belong to the user
     FreeRADIUS runs as (freerad), the key file must be private (0600);
+  - the directory ([ldap]): plain LDAP or no certificate check, a secret
+    attribute others can read, a phone attribute users can change;
   - the clock: TOTP codes depend on it, so it must be synchronised (NTP).
 
 It exits 1 when something is sure to fail, 0 otherwise (warnings included).`,
@@ -68,6 +70,9 @@ It exits 1 when something is sure to fail, 0 otherwise (warnings included).`,
 			d.ok("radmfa config %s is valid", cfg.name())
 			d.checkFreeRADIUS(frDir, cfg, frUser)
 			d.addAll(nasFindings(cfg))
+			for _, w := range directoryWarnings(cfg) {
+				d.warn("%s", w)
+			}
 			d.checkClock(cmd.Context())
 			problems := d.print(c.stdout)
 			if problems > 0 {
