@@ -71,6 +71,9 @@ func TestPasscodesThroughFreeRADIUS(t *testing.T) {
 				e = newEnv(t, passcodeConfig)
 				enrolPasscodeUsers(t, e)
 				fr = startFreeRADIUSExtra(t, e, viaExec, "", extra)
+				// A second FreeRADIUS running radmfa exec on the same
+				// database: a NAS that fails over sends it the same packet.
+				fr2 = startFreeRADIUS(t, e, viaExec, "")
 			} else {
 				needRLMRest(t)
 				serveCfg, url, sock := serveConfig(t, t.TempDir())

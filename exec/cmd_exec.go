@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -56,13 +57,44 @@ const recordTimeout = 2 * time.Second
 
 // execFlags are the flags of radmfa exec.
 type execFlags struct {
-	clientIP   string
-	clientName string
+	clientIP      string
+	clientName    string
+	clientPort    int
+	authenticator string
 }
 
 func (f *execFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.clientIP, "client-ip", "", "address of the RADIUS client (%{Packet-Src-IP-Address})")
 	fs.StringVar(&f.clientName, "client-name", "", "short name of the RADIUS client (%{client:shortname})")
+	fs.IntVar(&f.clientPort, "client-port", 0, "source port of the packet (%{Packet-Src-Port})")
+	fs.StringVar(&f.authenticator, "authenticator", "", "the packet's Request Authenticator (%{Packet-Authentication-Vector}): with the source address and port it recognises the same packet sent again")
+}
+
+// apply puts the flags' packet details into req; a malformed value is an
+// error (the request is then refused, with an event).
+func (f execFlags) apply(req *mfa.Request) error {
+	if f.clientIP != "" {
+		req.NAS.ClientIP = f.clientIP
+	}
+	if f.clientName != "" {
+		req.NAS.ClientName = f.clientName
+	}
+	var errs []error
+	if f.clientPort < 0 || f.clientPort > 65535 {
+		errs = append(errs, fmt.Errorf("--client-port %d: not a port number", f.clientPort))
+	} else {
+		req.NAS.ClientPort = f.clientPort
+	}
+	if f.authenticator != "" {
+		h, ok := strings.CutPrefix(f.authenticator, "0x")
+		b, err := hex.DecodeString(h)
+		if !ok || err != nil || len(b) != 16 {
+			errs = append(errs, errors.New("--authenticator: want 0x and 32 hex digits"))
+		} else {
+			req.Authenticator = b
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // fastExec runs "radmfa exec [flags]" without building the command tree:
@@ -112,11 +144,14 @@ decision, and every failure to decide that can still be written, is an event
 in the database. The database and key file are created on first use.
 
 Pass --client-name=%{client:shortname} and --client-ip=%{Packet-Src-IP-Address}
-so challenges are bound to the RADIUS client FreeRADIUS authenticated.`,
+so challenges are bound to the RADIUS client FreeRADIUS authenticated, and
+--client-port=%{Packet-Src-Port} --authenticator=%{Packet-Authentication-Vector}
+so the same packet sent again (retransmitted, or to another FreeRADIUS after a
+failover) counts once.`,
 		Example: `  # mods-available/radmfa (see testdata/freeradius/)
   exec radmfa {
       wait = yes
-      program = "/usr/local/bin/radmfa exec --config /etc/radmfa/radmfa.toml --client-name=%{client:shortname} --client-ip=%{Packet-Src-IP-Address}"
+      program = "/usr/local/bin/radmfa exec --config /etc/radmfa/radmfa.toml --client-name=%{client:shortname} --client-ip=%{Packet-Src-IP-Address} --client-port=%{Packet-Src-Port} --authenticator=%{Packet-Authentication-Vector}"
       input_pairs = request
       output_pairs = reply
       shell_escape = yes
@@ -137,11 +172,8 @@ so challenges are bound to the RADIUS client FreeRADIUS authenticated.`,
 func (c *cli) runExec(ctx context.Context, f execFlags) int {
 	start := time.Now()
 	req, parseErr := rlmexec.ParseEnv(c.environ)
-	if f.clientIP != "" {
-		req.NAS.ClientIP = f.clientIP
-	}
-	if f.clientName != "" {
-		req.NAS.ClientName = f.clientName
+	if err := f.apply(&req); err != nil {
+		parseErr = errors.Join(parseErr, err)
 	}
 	unavailable := mfa.Decision{Message: mfa.MsgUnavailable}
 

@@ -20,7 +20,7 @@ import (
 // http(s) URL. down reports that the daemon could not be reached at all
 // (nothing was sent), so the caller may decide locally instead.
 func forward(ctx context.Context, daemon string, req mfa.Request) (d mfa.Decision, noReply, down bool, err error) {
-	body, query := rlmrest.EncodeRequest(req, rlmrest.Packet{})
+	body, query := rlmrest.EncodeRequest(req, rlmrest.Packet{Authenticator: req.Authenticator})
 	base := strings.TrimSuffix(daemon, "/")
 	transport := &http.Transport{DisableKeepAlives: true, Proxy: nil}
 	if path, ok := strings.CutPrefix(daemon, "unix:"); ok {

@@ -191,3 +191,33 @@ func TestDeliveryDevices(t *testing.T) {
 		}
 	}
 }
+
+func TestExecFlagsApply(t *testing.T) {
+	tests := []struct {
+		name    string
+		f       execFlags
+		wantErr string
+		auth    int
+	}{
+		{"all", execFlags{clientIP: "192.0.2.1", clientPort: 1645, authenticator: "0x000102030405060708090a0b0c0d0e0f"}, "", 16},
+		{"none", execFlags{}, "", 0},
+		{"no 0x", execFlags{authenticator: "000102030405060708090a0b0c0d0e0f"}, "--authenticator", 0},
+		{"odd hex", execFlags{authenticator: "0x0001020"}, "--authenticator", 0},
+		{"short", execFlags{authenticator: "0x0001"}, "--authenticator", 0},
+		{"not hex", execFlags{authenticator: "0xzz0102030405060708090a0b0c0d0e0f"}, "--authenticator", 0},
+		{"port too big", execFlags{clientPort: 70000}, "--client-port 70000", 0},
+		{"negative port", execFlags{clientPort: -1}, "--client-port -1", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var req mfa.Request
+			err := tt.f.apply(&req)
+			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("apply: %v, want %q", err, tt.wantErr)
+			}
+			if len(req.Authenticator) != tt.auth {
+				t.Fatalf("authenticator %x", req.Authenticator)
+			}
+		})
+	}
+}
