@@ -378,6 +378,10 @@ func (s *server) shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	if err == nil {
+		// Requests that waited for a push answer on their own connection.
+		err = s.handler.WaitTaken(ctx)
+	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("requests still in flight at the shutdown timeout")
 	}

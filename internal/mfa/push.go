@@ -95,6 +95,26 @@ type PushStore interface {
 	CountPushes(ctx context.Context, user string, since time.Time) (int, error)
 }
 
+// WithWaitNotice returns a context that makes Decide call notice just
+// before the decision starts to wait for a push (which lasts up to the push
+// timeout): a front door can then let go of what it holds for the request
+// meanwhile (radmfa serve hands the HTTP connection over to the waiting
+// decision). notice must return at once.
+func WithWaitNotice(ctx context.Context, notice func()) context.Context {
+	return context.WithValue(ctx, waitNoticeKey{}, notice)
+}
+
+type waitNoticeKey struct{}
+
+// NoticeWait calls the notice given to WithWaitNotice, if ctx carries one.
+// The engine calls it just before it waits for a push; fakes of the engine
+// in tests do the same.
+func NoticeWait(ctx context.Context) {
+	if notice, _ := ctx.Value(waitNoticeKey{}).(func()); notice != nil {
+		notice()
+	}
+}
+
 // PushWaiter wakes requests that wait for a push: radmfa serve implements
 // it (approvals arrive through its approval page).
 type PushWaiter interface {

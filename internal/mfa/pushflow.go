@@ -145,7 +145,11 @@ func (e *Engine) deliver(ctx context.Context, r *request, p Push, n Notification
 	if p.Flow == FlowChallenge {
 		return step{d: challenge}, nil
 	}
-	return e.wait(ctx, r, p.ID, p.Expires)
+	// The wait is a step of its own: this frame (the push and its
+	// notification) is then off the stack of the waiting goroutine, whose
+	// stack the runtime can shrink while it waits (thousands wait at once).
+	id, expires := p.ID, p.Expires
+	return step{next: func(ctx context.Context) (step, error) { return e.wait(ctx, r, id, expires) }}, nil
 }
 
 // joined handles a request that joins a pending push: no notification, no
@@ -184,6 +188,7 @@ func (e *Engine) wait(ctx context.Context, r *request, id int64, deadline time.T
 	if e.waiter == nil {
 		return step{}, errors.New("no push waiter")
 	}
+	NoticeWait(ctx)
 	if _, err := e.waiter.Wait(ctx, id, deadline.Sub(e.now())); err != nil {
 		if ctx.Err() != nil {
 			return step{}, fmt.Errorf("%w: %v", ErrInterrupted, ctx.Err())

@@ -4,6 +4,7 @@
 //
 //	benchtool -radmfa bin/radmfa core
 //	benchtool -radmfa bin/radmfa report
+//	benchtool -radmfa bin/radmfa push
 package main
 
 import (
