@@ -84,7 +84,9 @@ func TestExecRaceFirstRun(t *testing.T) {
 // TestExecRaceSameCode sends the same valid code through 50 processes at
 // once: replay protection must let exactly one in.
 func TestExecRaceSameCode(t *testing.T) {
-	e := newEnv(t, "")
+	// 49 replays are 49 failures: raise the lockout limit so that each
+	// one is refused as a replay, not as a locked account.
+	e := newEnv(t, "[lockout]\nfailures = 100\n")
 	e.radmfa(t, secretAlice+"\n", "user", "add", "alice", "--secret", "-", "--json")
 	code := totpNow(t, secretAlice, 6, "SHA1")
 	codes, _ := runExecs(t, e, 50, execEnv("alice", code))
