@@ -167,6 +167,17 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
+// publicMessage is what an API client is told about err: the meaning of a
+// known error, never the text of an internal one (store details).
+func publicMessage(err error) string {
+	for _, known := range []error{mfa.ErrPushNotFound, mfa.ErrPushDecided, mfa.ErrPushExpired} {
+		if errors.Is(err, known) {
+			return known.Error()
+		}
+	}
+	return "internal error"
+}
+
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	data := pageData{Nonce: randomString(16)}
@@ -321,7 +332,10 @@ func (h *Handler) apiGet(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := h.approver.PushView(r.Context(), r.PathValue("token"))
 	if err != nil {
-		apiError(w, statusOf(err), err.Error())
+		if statusOf(err) == http.StatusInternalServerError {
+			h.log.Error().Err(err).Msg("approval API view failed")
+		}
+		apiError(w, statusOf(err), publicMessage(err))
 		return
 	}
 	outcome := string(v.Outcome)
@@ -361,7 +375,7 @@ func (h *Handler) apiPost(w http.ResponseWriter, r *http.Request) {
 		if statusOf(err) == http.StatusInternalServerError {
 			h.log.Error().Err(err).Msg("approval API answer failed")
 		}
-		apiError(w, statusOf(err), err.Error())
+		apiError(w, statusOf(err), publicMessage(err))
 		return
 	}
 	h.log.Info().Str("outcome", string(outcome)).Str("by", "api").Msg("push answered")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -269,4 +271,24 @@ func FuzzValidToken(f *testing.F) {
 			t.Fatalf("accepted %q", s)
 		}
 	})
+}
+
+func TestPublicMessage(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"not found", fmt.Errorf("sqlite: select: %w", mfa.ErrPushNotFound), mfa.ErrPushNotFound.Error()},
+		{"decided", fmt.Errorf("mfa: %w", mfa.ErrPushDecided), mfa.ErrPushDecided.Error()},
+		{"expired", mfa.ErrPushExpired, mfa.ErrPushExpired.Error()},
+		{"store failure", errors.New("sqlite: update: database is locked (/var/lib/radmfa/radmfa.db)"), "internal error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := publicMessage(tt.err); got != tt.want {
+				t.Fatalf("publicMessage = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
