@@ -358,10 +358,14 @@ func (t *tx) DecidePush(_ context.Context, id int64, o mfa.PushOutcome, at time.
 	return n == 1, err
 }
 
-func (t *tx) SupersedePushes(_ context.Context, user string, except int64, at time.Time) error {
-	_, err := t.c.exec(`UPDATE pushes SET outcome = 'superseded', decided_by = 'newer push'
-		WHERE user_name = ? AND id != ? AND outcome = 'pending'`, user, except)
-	return err
+func (t *tx) SupersedePushes(_ context.Context, user string, except int64, at time.Time) ([]int64, error) {
+	var ids []int64
+	err := t.c.query(`UPDATE pushes SET outcome = 'superseded', decided_at = ?, decided_by = 'newer push'
+		WHERE user_name = ? AND id != ? AND outcome = 'pending' RETURNING id`, func(r []driver.Value) error {
+		ids = append(ids, asInt(r[0]))
+		return nil
+	}, ms(at), user, except)
+	return ids, err
 }
 
 func (t *tx) CountPushes(_ context.Context, user string, since time.Time) (int, error) {

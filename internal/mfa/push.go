@@ -89,8 +89,9 @@ type PushStore interface {
 	// DecidePush moves a pending push to outcome; it returns false, and
 	// changes nothing, if the push was no longer pending.
 	DecidePush(ctx context.Context, id int64, outcome PushOutcome, at time.Time, by string) (bool, error)
-	// SupersedePushes marks the user's other pending pushes superseded.
-	SupersedePushes(ctx context.Context, user string, except int64, at time.Time) error
+	// SupersedePushes marks the user's other pending pushes superseded
+	// and returns their ids (their waiting logins are then woken).
+	SupersedePushes(ctx context.Context, user string, except int64, at time.Time) ([]int64, error)
 	// CountPushes counts the pushes created for user after a time.
 	CountPushes(ctx context.Context, user string, since time.Time) (int, error)
 }

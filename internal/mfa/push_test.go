@@ -283,8 +283,10 @@ func TestPushJoin(t *testing.T) {
 			var wg sync.WaitGroup
 			var first, second mfa.Decision
 			wg.Add(1)
+			firstDone := make(chan struct{})
 			go func() {
 				defer wg.Done()
+				defer close(firstDone)
 				first = f.decide(t, mfa.Request{UserName: "bob", NAS: nas, Authenticator: auth})
 			}()
 			waitFor(t, func() bool { return len(f.notifier.Messages()) == 1 })
@@ -309,6 +311,15 @@ func TestPushJoin(t *testing.T) {
 			// supersedes the first; approving the first one is refused, so a
 			// concurrent login never rides the victim's approval.
 			waitFor(t, func() bool { return len(f.notifier.Messages()) == 2 })
+			// The superseded login is answered at once, not at its timeout.
+			select {
+			case <-firstDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the login waiting for the superseded push is still waiting")
+			}
+			if first.Action != mfa.ActionReject {
+				t.Fatalf("superseded login: %+v, want a reject", first)
+			}
 			_, err := f.engine.DecidePush(context.Background(), token(t, f.notifier.Messages()[0]), mfa.PushDecision{Approve: true, By: "page"})
 			if !errors.Is(err, mfa.ErrPushDecided) {
 				t.Fatalf("approving the superseded push: %v", err)

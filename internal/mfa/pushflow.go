@@ -85,7 +85,8 @@ func (e *Engine) pushTrigger(ctx context.Context, tx Tx, r *request) (step, erro
 	if p.ID, err = tx.CreatePush(ctx, p); err != nil {
 		return step{}, err
 	}
-	if err := tx.SupersedePushes(ctx, r.ev.User, p.ID, r.now); err != nil {
+	superseded, err := tx.SupersedePushes(ctx, r.ev.User, p.ID, r.now)
+	if err != nil {
 		return step{}, err
 	}
 	r.ev.Result = ResultChallenge
@@ -112,7 +113,16 @@ func (e *Engine) pushTrigger(ctx context.Context, tx Tx, r *request) (step, erro
 		n2.Push.RequestCode = p.Number
 	}
 	challenge := st.d
-	st.next = func(ctx context.Context) (step, error) { return e.deliver(ctx, r, p, n2, challenge) }
+	st.next = func(ctx context.Context) (step, error) {
+		// Logins waiting for the pushes this one replaced are answered
+		// now, not at their own timeout (committed by now).
+		if e.waiter != nil {
+			for _, id := range superseded {
+				e.waiter.Decided(id)
+			}
+		}
+		return e.deliver(ctx, r, p, n2, challenge)
+	}
 	return st, nil
 }
 

@@ -332,13 +332,15 @@ func (t *tx) DecidePush(_ context.Context, id int64, o mfa.PushOutcome, at time.
 	return false, nil
 }
 
-func (t *tx) SupersedePushes(_ context.Context, user string, except int64, at time.Time) error {
+func (t *tx) SupersedePushes(_ context.Context, user string, except int64, at time.Time) ([]int64, error) {
+	var ids []int64
 	for i, p := range t.st.pushes {
 		if p.User == user && p.ID != except && p.Outcome == mfa.PushPending {
 			t.st.pushes[i].Outcome = mfa.PushSuperseded
+			ids = append(ids, p.ID)
 		}
 	}
-	return nil
+	return ids, nil
 }
 
 func (t *tx) CountPushes(_ context.Context, user string, since time.Time) (int, error) {
