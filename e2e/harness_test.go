@@ -229,6 +229,14 @@ func startFreeRADIUSExtra(t *testing.T, e *env, door, serveURL string, extra map
 			t.Fatal(err)
 		}
 	}
+	runFreeRADIUS(t, fr, dir)
+	return fr
+}
+
+// runFreeRADIUS writes radiusd.conf into dir, starts threaded FreeRADIUS
+// on it, waits until it is ready and stops it at the end of the test.
+func runFreeRADIUS(t *testing.T, fr *freeRADIUS, dir string) {
+	t.Helper()
 	snippetAs(t, dir, "radiusd-minimal.conf", "radiusd.conf", "{{DIR}}", dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "freeradius", "-f", "-xx", "-l", "stdout", "-d", dir)
@@ -258,7 +266,6 @@ func startFreeRADIUSExtra(t *testing.T, e *env, door, serveURL string, extra map
 			t.Fatalf("freeradius not ready after 15 s:\n%s", tail(fr.out.String(), 40))
 		}
 	}
-	return fr
 }
 
 // serveProc is a running "radmfa serve".

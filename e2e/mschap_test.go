@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -158,35 +157,7 @@ func startFreeRADIUSWith(t *testing.T, files map[string]string) *freeRADIUS {
 			t.Fatal(err)
 		}
 	}
-	snippetAs(t, dir, "radiusd-minimal.conf", "radiusd.conf", "{{DIR}}", dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "freeradius", "-f", "-xx", "-l", "stdout", "-d", dir)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Stdout, cmd.Stderr = fr.out, fr.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		if t.Failed() {
-			t.Logf("FreeRADIUS output (tail):\n%s", tail(fr.out.String(), 80))
-		}
-	})
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(fr.out.String(), "Ready to process requests") {
-		select {
-		case err := <-done:
-			t.Fatalf("freeradius exited: %v\n%s", err, fr.out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("freeradius not ready after 15 s:\n%s", tail(fr.out.String(), 40))
-		}
-	}
+	runFreeRADIUS(t, fr, dir)
 	return fr
 }
 

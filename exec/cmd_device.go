@@ -55,65 +55,54 @@ All kinds coexist: the app's code works when a push or SMS cannot arrive.`,
   radmfa device add alice --hotp --counter 12 --secret - < token.txt`,
 		Args: exactArgs("USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := c.config()
-			if err != nil {
-				return err
-			}
-			name, err := normalize(cfg, args[0])
-			if err != nil {
-				return err
-			}
-			store, err := c.openStore(cmd.Context(), cfg, false)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			u, err := store.User(cmd.Context(), name)
-			if err != nil {
-				return notFound(err)
-			}
-			var names []string
-			for _, d := range u.Devices {
-				names = append(names, d.Name)
-			}
-			kinds := 0
-			for _, b := range []bool{push, sms, email} {
-				if b {
-					kinds++
+			return c.withUser(cmd, args[0], func(cfg *config, store *sqlite.Store, name string) error {
+				u, err := store.User(cmd.Context(), name)
+				if err != nil {
+					return notFound(err)
 				}
-			}
-			switch {
-			case kinds > 1:
-				return usagef("choose one of --push, --sms and --email")
-			case push:
-				return c.addDeliveryDevice(cmd, store, name, mfa.DevicePush, kf.device, names, to, notifier)
-			case sms:
-				return c.addDeliveryDevice(cmd, store, name, mfa.DeviceSMS, kf.device, names, to, notifier)
-			case email:
-				return c.addDeliveryDevice(cmd, store, name, mfa.DeviceEmail, kf.device, names, to, notifier)
-			case to != "" || notifier != "":
-				return usagef("--to and --notifier are for push, SMS and e-mail devices")
-			}
-			device, err := pickDeviceName(kf.device, kf.hotp, names)
-			if err != nil {
-				return err
-			}
-			key, imported, err := kf.key(cmd.Flags(), c.stdin, cfg, name)
-			if err != nil {
-				return err
-			}
-			if err := store.AddDevice(cmd.Context(), c.actor(), name, key.Device(device)); err != nil {
-				if errors.Is(err, sqlite.ErrExists) {
-					return fmt.Errorf("user %q already has a device %q", name, device)
+				var names []string
+				for _, d := range u.Devices {
+					names = append(names, d.Name)
 				}
-				return notFound(err)
-			}
-			if kf.qrFile != "" {
-				if err := writeQR(kf.qrFile, key.URI()); err != nil {
+				kinds := 0
+				for _, b := range []bool{push, sms, email} {
+					if b {
+						kinds++
+					}
+				}
+				switch {
+				case kinds > 1:
+					return usagef("choose one of --push, --sms and --email")
+				case push:
+					return c.addDeliveryDevice(cmd, store, name, mfa.DevicePush, kf.device, names, to, notifier)
+				case sms:
+					return c.addDeliveryDevice(cmd, store, name, mfa.DeviceSMS, kf.device, names, to, notifier)
+				case email:
+					return c.addDeliveryDevice(cmd, store, name, mfa.DeviceEmail, kf.device, names, to, notifier)
+				case to != "" || notifier != "":
+					return usagef("--to and --notifier are for push, SMS and e-mail devices")
+				}
+				device, err := pickDeviceName(kf.device, kf.hotp, names)
+				if err != nil {
 					return err
 				}
-			}
-			return printEnrollment(c.stdout, key, name, device, imported, kf.qrFile, kf.json)
+				key, imported, err := kf.key(cmd.Flags(), c.stdin, cfg, name)
+				if err != nil {
+					return err
+				}
+				if err := store.AddDevice(cmd.Context(), c.actor(), name, key.Device(device)); err != nil {
+					if errors.Is(err, sqlite.ErrExists) {
+						return fmt.Errorf("user %q already has a device %q", name, device)
+					}
+					return notFound(err)
+				}
+				if kf.qrFile != "" {
+					if err := writeQR(kf.qrFile, key.URI()); err != nil {
+						return err
+					}
+				}
+				return printEnrollment(c.stdout, key, name, device, imported, kf.qrFile, kf.json)
+			})
 		},
 	}
 	kf.register(cmd.Flags())
@@ -193,7 +182,7 @@ func (c *cli) deviceListCommand() *cobra.Command {
 		Short: "List a user's devices",
 		Args:  exactArgs("USER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				u, err := store.User(cmd.Context(), name)
 				if err != nil {
 					return notFound(err)
@@ -216,7 +205,7 @@ func (c *cli) deviceSetCommand(verb string, disable bool) *cobra.Command {
 		Short: map[bool]string{true: "Disable a device: its codes are no longer accepted", false: "Enable a disabled device"}[disable],
 		Args:  exactArgs("USER", "DEVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				if err := store.SetDeviceDisabled(cmd.Context(), c.actor(), name, args[1], disable); err != nil {
 					return notFound(err)
 				}
@@ -233,7 +222,7 @@ func (c *cli) deviceRemoveCommand() *cobra.Command {
 		Short: "Remove a device",
 		Args:  exactArgs("USER", "DEVICE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				if err := store.RemoveDevice(cmd.Context(), c.actor(), name, args[1]); err != nil {
 					return notFound(err)
 				}
@@ -246,7 +235,7 @@ func (c *cli) deviceRemoveCommand() *cobra.Command {
 
 // withUser loads the config, normalises the user name and opens the
 // existing store for fn.
-func (c *cli) withUser(cmd *cobra.Command, raw string, fn func(*sqlite.Store, string) error) error {
+func (c *cli) withUser(cmd *cobra.Command, raw string, fn func(*config, *sqlite.Store, string) error) error {
 	cfg, err := c.config()
 	if err != nil {
 		return err
@@ -260,5 +249,5 @@ func (c *cli) withUser(cmd *cobra.Command, raw string, fn func(*sqlite.Store, st
 		return err
 	}
 	defer store.Close()
-	return fn(store, name)
+	return fn(cfg, store, name)
 }

@@ -228,7 +228,7 @@ func (c *cli) userShowCommand() *cobra.Command {
 			if fromLDAP {
 				return c.userShowDirectory(cmd, args[0], asJSON) // ldap.go
 			}
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				u, err := store.User(cmd.Context(), name)
 				if err != nil {
 					return notFound(err)
@@ -307,7 +307,7 @@ func (c *cli) userSetCommand(verb string, disable bool) *cobra.Command {
 		Short: map[bool]string{true: "Disable a user: every login is rejected", false: "Enable a disabled user"}[disable],
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				if err := store.SetUserDisabled(cmd.Context(), c.actor(), name, disable); err != nil {
 					return notFound(err)
 				}
@@ -327,7 +327,7 @@ consecutive failures: wrong or replayed codes, invalid passcodes, pushes denied
 with "It wasn't me" or a wrong number. unlock ends the lock now.`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				if err := store.UnlockUser(cmd.Context(), c.actor(), name); err != nil {
 					return notFound(err)
 				}
@@ -351,33 +351,22 @@ is audited; it also clears a lockout.`,
 		Example: `  radmfa user resync alice 123456 654321`,
 		Args:    exactArgs("NAME", "CODE1", "CODE2"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := c.config()
-			if err != nil {
-				return err
-			}
-			name, err := normalize(cfg, args[0])
-			if err != nil {
-				return err
-			}
-			store, err := c.openStore(cmd.Context(), cfg, false)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			engine, err := mfa.New(store, cfg.engineConfig())
-			if err != nil {
-				return err
-			}
-			device, drift, err := engine.Resync(cmd.Context(), name, args[1], args[2])
-			if err != nil {
-				return notFound(err)
-			}
-			detail := fmt.Sprintf("device %s, drift %+d steps", device, drift)
-			if err := store.AddAudit(cmd.Context(), c.actor(), "user.resync", name, detail); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.stdout, "User %q: %s resynchronised (%+d steps).\n", name, device, drift)
-			return nil
+			return c.withUser(cmd, args[0], func(cfg *config, store *sqlite.Store, name string) error {
+				engine, err := mfa.New(store, cfg.engineConfig())
+				if err != nil {
+					return err
+				}
+				device, drift, err := engine.Resync(cmd.Context(), name, args[1], args[2])
+				if err != nil {
+					return notFound(err)
+				}
+				detail := fmt.Sprintf("device %s, drift %+d steps", device, drift)
+				if err := store.AddAudit(cmd.Context(), c.actor(), "user.resync", name, detail); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "User %q: %s resynchronised (%+d steps).\n", name, device, drift)
+				return nil
+			})
 		},
 	}
 }
@@ -411,7 +400,7 @@ Every bypass is audited and every login through one is an event (method
 			if chosen != 1 {
 				return usagef("choose one of --for DURATION, --code and --end")
 			}
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				now := time.Now()
 				switch {
 				case end:
@@ -464,7 +453,7 @@ func (c *cli) userRemoveCommand() *cobra.Command {
 		Short: "Remove a user and its devices (its events stay in the log)",
 		Args:  exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.withUser(cmd, args[0], func(store *sqlite.Store, name string) error {
+			return c.withUser(cmd, args[0], func(_ *config, store *sqlite.Store, name string) error {
 				if err := store.RemoveUser(cmd.Context(), c.actor(), name); err != nil {
 					return notFound(err)
 				}
