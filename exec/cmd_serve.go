@@ -138,7 +138,8 @@ type server struct {
 
 // serverOptions are what tests (and the plugin host) inject.
 type serverOptions struct {
-	// notifier delivers pushes and alerts; nil: push is not available.
+	// notifier delivers pushes, codes and alerts; nil: the notifiers of
+	// [notifiers] (none configured: push and codes are not available).
 	notifier mfa.Notifier
 }
 
