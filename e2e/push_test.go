@@ -835,6 +835,37 @@ func TestPushSurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestPushChallengeAnswerSurvivesRestart is TestPushSurvivesRestart for
+// the challenge flow: the answer to "approve, then press Enter" waits for
+// the push when radmfa serve stops. The NAS's retransmission of that answer
+// reaches the restarted serve, where its State has been used: being the
+// same packet, it joins the push instead of meeting "unknown State".
+func TestPushChallengeAnswerSurvivesRestart(t *testing.T) {
+	r := newPushRig(t, "flow = \"challenge\"\ntimeout = \"40s\"", "")
+	r.addPushUser(t, "alice")
+	res := await(t, r.fr.sendAsync(once, attrs("alice", "p", "")...), 10*time.Second, "Access-Challenge")
+	n := r.waitNotices(t, "alice", "push", 1)[0]
+	state := res.r.get("State")
+	ch := r.fr.sendAsync([]string{"-r", "5", "-t", "7"}, attrs("alice", "", "", "State = "+state)...)
+	waitMetric(t, r.url, "radmfa_push_waiters 1")
+
+	r.serve.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, r.serve.cmd.Process.Pid)
+	r.serve = startServe(t, r.e, r.url, r.socket)
+	waitMetric(t, r.url, "radmfa_push_waiters 1") // the retransmitted answer joined
+	if res, waiting := pending(ch); !waiting {
+		t.Fatalf("answered before the approval:\n%s", res.out)
+	}
+	r.decide(t, n, "approve", "", mfa.PushApproved)
+	res = await(t, ch, 5*time.Second, "Access-Accept")
+	if sent := sentRE.FindAllString(res.out, -1); len(sent) < 2 {
+		t.Fatalf("radclient sent %d packet(s), want a retransmission", len(sent))
+	}
+	// Another packet with the used State is still refused.
+	await(t, r.fr.sendAsync(once, attrs("alice", "", "", "State = "+state)...), 10*time.Second, "Access-Reject")
+	matchAll(t, "events", summary(r.events(t, "alice")), `^Challenge: push sent`, `^Success: push approved`, `^Failure: unknown State`)
+}
+
 // waitMetric waits until serve's /metrics has the line.
 func waitMetric(t *testing.T, url, line string) {
 	t.Helper()

@@ -194,7 +194,14 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 	if len(req.State) > 0 {
 		c, err := tx.TakeChallenge(ctx, stateKey(req.State))
 		if errors.Is(err, ErrNotFound) {
-			return reject(r, "unknown State: never issued, already used or removed", MsgExpired), nil
+			// A retransmission of a State answer that is waiting for a
+			// push (FreeRADIUS gave up on the first copy and treats the
+			// retransmit as new) finds the push again; any other packet
+			// with a used State is refused.
+			c, err = e.retransmittedAnswer(ctx, tx, req)
+			if errors.Is(err, ErrNotFound) {
+				return reject(r, "unknown State: never issued, already used or removed", MsgExpired), nil
+			}
 		}
 		if err != nil {
 			return step{}, err
@@ -280,6 +287,9 @@ func (e *Engine) decide(ctx context.Context, tx Tx, req Request, now time.Time, 
 		switch ch.Kind {
 		case ChallengePush:
 			// The answer to "approve, then press Enter": wait for the push.
+			if err := e.rememberAnswer(ctx, tx, r, *ch); err != nil {
+				return step{}, err
+			}
 			return e.joinPush(ctx, tx, r, ch.PushID)
 		case ChallengeFallback:
 			if r.ev.Trigger.IsPushTrigger() {
@@ -592,6 +602,53 @@ func (e *Engine) newChallenge(ctx context.Context, tx Tx, r *request, kind Chall
 	err := tx.PutChallenge(ctx, Challenge{Key: stateKey(state), User: r.ev.User, TxID: r.ev.TxID, Kind: kind,
 		Client: clientOf(r.req), Expires: expires, PushID: pushID})
 	return state, err
+}
+
+// answerGrace is how long after its push expires a retransmitted State
+// answer still finds it: a NAS retransmits for up to about 30 s.
+const answerGrace = 30 * time.Second
+
+// answerKey is the challenge key under which a State answer waiting for a
+// push is remembered: it binds the State to the packet (source address,
+// port and Request Authenticator), so only a retransmission of that very
+// packet matches. Empty without a dedup key.
+func answerKey(req Request) []byte {
+	dk := dedupKey(req)
+	if dk == "" {
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte("radmfa answer\x00"))
+	h.Write(stateKey(req.State))
+	h.Write([]byte(dk))
+	return h.Sum(nil)
+}
+
+// rememberAnswer records that this packet answered a push challenge, so
+// that its retransmissions join the same push instead of meeting a used
+// State.
+func (e *Engine) rememberAnswer(ctx context.Context, tx Tx, r *request, c Challenge) error {
+	key := answerKey(r.req)
+	if key == nil {
+		return nil
+	}
+	c.Key = key
+	if p, err := tx.PushByID(ctx, c.PushID); err == nil {
+		c.Expires = p.Expires.Add(answerGrace)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return tx.PutChallenge(ctx, c)
+}
+
+// retransmittedAnswer finds the challenge a retransmitted State answer
+// stood for (see rememberAnswer), or ErrNotFound.
+func (e *Engine) retransmittedAnswer(ctx context.Context, tx Tx, req Request) (Challenge, error) {
+	key := answerKey(req)
+	if key == nil {
+		return Challenge{}, ErrNotFound
+	}
+	return tx.TakeChallenge(ctx, key)
 }
 
 // event returns an event with the request's context filled in.

@@ -248,6 +248,55 @@ func TestPushChallengeFlow(t *testing.T) {
 	}
 }
 
+// TestPushChallengeRetransmittedAnswer: FreeRADIUS gives up on a State
+// answer that waits for a push and treats the NAS's retransmission as a new
+// request. That retransmission (same source and Request Authenticator)
+// joins the same push; another packet with the used State does not.
+func TestPushChallengeRetransmittedAnswer(t *testing.T) {
+	f := newPushFixture(t, mfa.Config{Push: mfa.PushConfig{Flow: mfa.FlowChallenge, Timeout: mfa.Duration(5 * time.Second)}})
+	ch := f.decide(t, mfa.Request{UserName: "bob", Authenticator: []byte("first packet....")})
+	if ch.Action != mfa.ActionChallenge {
+		t.Fatalf("got %v %q", ch.Action, ch.Message)
+	}
+	answer := mfa.Request{UserName: "bob", State: ch.State, Authenticator: []byte("the answer......")}
+	var wg sync.WaitGroup
+	got := make([]mfa.Decision, 2)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = f.decide(t, answer)
+		}()
+		time.Sleep(50 * time.Millisecond) // the first copy takes the State
+	}
+	other := answer
+	other.Authenticator = []byte("another packet..")
+	if d := f.decide(t, other); d.Action != mfa.ActionReject || !strings.Contains(d.Reason, "unknown State") {
+		t.Fatalf("another packet with the used State: %v (%s), want unknown State", d.Action, d.Reason)
+	}
+	if _, err := f.engine.DecidePush(context.Background(), token(t, f.notifier.Messages()[0]), mfa.PushDecision{Approve: true, By: "page"}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, d := range got {
+		if d.Action != mfa.ActionAccept || d.TxID != ch.TxID {
+			t.Errorf("copy %d: %v (%s), want accepted in %s", i, d.Action, d.Reason, ch.TxID)
+		}
+	}
+	// A copy that arrives after the approval gets the approval too.
+	if d := f.decide(t, answer); d.Action != mfa.ActionAccept {
+		t.Fatalf("late copy: %v (%s)", d.Action, d.Reason)
+	}
+	if n := len(f.notifier.Messages()); n != 1 {
+		t.Fatalf("%d notifications, want 1", n)
+	}
+	// Past the push's expiry and the grace, even a copy is refused.
+	f.clock.Advance(5*time.Second + time.Minute)
+	if d := f.decide(t, answer); d.Action != mfa.ActionReject {
+		t.Fatalf("copy long after: %v (%s)", d.Action, d.Reason)
+	}
+}
+
 func containsStr(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
