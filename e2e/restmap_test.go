@@ -30,6 +30,7 @@ func TestRESTStatusMapping(t *testing.T) {
 		"reject":    rlmrest.Respond(mfa.Decision{Action: mfa.ActionReject, Message: "No %{User-Password} here"}),
 		"challenge": rlmrest.Respond(mfa.Decision{Action: mfa.ActionChallenge, Message: "Code for %{User-Name}?", State: []byte{0xca, 0xfe}}),
 		"fail":      rlmrest.Respond(mfa.Decision{Message: mfa.MsgUnavailable}),
+		"backslash": rlmrest.Respond(mfa.Decision{Action: mfa.ActionReject, Message: `CORP\bob at C:\temp\101 \\ \n`}),
 		"noreply":   rlmrest.NoReply(),
 	}
 	var gotQuery, gotBody string
@@ -56,6 +57,7 @@ func TestRESTStatusMapping(t *testing.T) {
 		{"reject", "Access-Reject", "No %{User-Password} here", ""},
 		{"challenge", "Access-Challenge", "Code for %{User-Name}?", "0xcafe"},
 		{"fail", "Access-Reject", "", ""},
+		{"backslash", "Access-Reject", `CORP\bob at C:\temp\101 \\ \n`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.user, func(t *testing.T) {

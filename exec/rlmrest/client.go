@@ -96,7 +96,7 @@ func DecodeResponse(status int, body []byte) (d mfa.Decision, noReply bool, err 
 			return mfa.Decision{}, false, fmt.Errorf("rlmrest: response: %w", jsonError(err))
 		}
 	}
-	d.Message = m["reply:Reply-Message"].Value
+	d.Message = unescape(m["reply:Reply-Message"].Value)
 	switch {
 	case status == StatusNoReply:
 		return mfa.Decision{}, true, nil

@@ -207,7 +207,7 @@ func (x *exchange) respond(ctx context.Context, d mfa.Decision, err error) answe
 		x.log.Error().Err(err).Str("tx", d.TxID).Str("user", mfa.Printable(x.req.UserName)).Msg("could not decide")
 		d = mfa.Decision{TxID: d.TxID, Message: mfa.MsgUnavailable}
 	}
-	return answer{resp: Respond(d), d: d}
+	return answer{resp: RespondTo(x.req, d), d: d}
 }
 
 // finish writes the answer through the handler.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -118,5 +120,36 @@ func TestRespondMSCHAPv2(t *testing.T) {
 	}
 	if _, _, err := DecodeResponse(200, []byte(`{"control:NT-Password":{"value":"0x00"}}`)); err == nil {
 		t.Fatal("a short NT-Password decoded")
+	}
+}
+
+func TestRespondMSCHAPv2Reject(t *testing.T) {
+	req := mfa.Request{MSCHAP: &mfa.MSCHAPv2{Ident: 0x81}}
+	tests := []struct {
+		name, message, want string
+	}{
+		{"wrong code", mfa.MsgFailed, `^\\201E=691 R=0 C=[0-9A-F]{32} V=3 M=Authentication failed$`},
+		{"no message", "", `^\\201E=691 R=0 C=[0-9A-F]{32} V=3 M=Authentication failed$`},
+		{"locked", mfa.MsgLocked, `^\\201E=647 R=0 C=[0-9A-F]{32} V=3 M=Your account is locked`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := RespondTo(req, mfa.Decision{Action: mfa.ActionReject, Message: tt.message})
+			var m map[string]value
+			if err := json.Unmarshal(r.Body, &m); err != nil {
+				t.Fatal(err)
+			}
+			if got := m["reply:MS-CHAP-Error"]; r.Status != StatusReject || got.DoXlat || !regexp.MustCompile(tt.want).MatchString(got.Value) {
+				t.Fatalf("got %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	a := RespondTo(req, mfa.Decision{Action: mfa.ActionReject})
+	b := RespondTo(req, mfa.Decision{Action: mfa.ActionReject})
+	if string(a.Body) == string(b.Body) {
+		t.Fatal("two rejects carry the same MS-CHAP-Error challenge")
+	}
+	if r := RespondTo(mfa.Request{}, mfa.Decision{Action: mfa.ActionReject}); strings.Contains(string(r.Body), "MS-CHAP-Error") {
+		t.Fatalf("a PAP reject carries MS-CHAP-Error: %s", r.Body)
 	}
 }

@@ -20,12 +20,20 @@
 //
 // Every value goes out with "do_xlat": false, so nothing radmfa returns is
 // expanded by FreeRADIUS (a user name like %{User-Password} stays text).
+// rlm_rest still reads backslash escapes in every value (\n, \t, \101 …,
+// tested against FreeRADIUS 3.2), so each backslash goes out doubled.
+//
+// An MS-CHAPv2 request's reject also carries reply:MS-CHAP-Error, as
+// rlm_mschap's own rejects do: "E=691" (wrong passcode) or "E=647"
+// (account locked), so the client reports a failed logon and not a
+// protocol error.
 //
 // rlm_rest sends each byte >= 0x80 of a string as its own \u00XX escape;
 // ParseRequest decodes those back to UTF-8.
 package rlmrest
 
 import (
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -195,6 +203,7 @@ func parseMSCHAPv2(attrs map[string]attr) (*mfa.MSCHAPv2, error) {
 	if m.ChallengeHash, err = mschap.ChallengeHash(resp[2:18], challenge, name); err != nil {
 		return nil, fmt.Errorf("MS-CHAP2-Response: %w", err)
 	}
+	m.Ident = resp[0]
 	copy(m.NTResponse[:], resp[26:50])
 	return &m, nil
 }
@@ -329,7 +338,12 @@ type value struct {
 	DoXlat bool   `json:"do_xlat"`
 }
 
-func set(v string) value { return value{Op: ":=", Value: v} }
+// set is a value for an attribute: its backslashes are doubled, because
+// rlm_rest reads escape sequences even with do_xlat false.
+func set(v string) value { return value{Op: ":=", Value: strings.ReplaceAll(v, `\`, `\\`)} }
+
+// unescape is the inverse of set, as FreeRADIUS reads the value.
+func unescape(v string) string { return strings.ReplaceAll(v, `\\`, `\`) }
 
 // Response is an HTTP answer to rlm_rest.
 type Response struct {
@@ -339,7 +353,38 @@ type Response struct {
 
 // Respond turns a decision into rlm_rest's answer. A decision without a
 // valid action (radmfa could not decide) is a fail.
-func Respond(d mfa.Decision) Response {
+func Respond(d mfa.Decision) Response { return RespondTo(mfa.Request{}, d) }
+
+// MS-CHAP error codes (RFC 2759 §6).
+const (
+	msCHAPAccountDisabled = 647
+	msCHAPAuthFailure     = 691
+)
+
+// msCHAPError is the MS-CHAP-Error of a rejected MS-CHAPv2 request: the
+// response's Ident as its first byte (written as an octal escape, which
+// rlm_rest reads back into the byte), then "E=… R=0 C=… V=3 M=…" with a
+// fresh random challenge, as rlm_mschap writes it. R=0: no retry within
+// this exchange; the user signs in again with a new code.
+func msCHAPError(ident byte, d mfa.Decision) value {
+	code := msCHAPAuthFailure
+	if d.Message == mfa.MsgLocked {
+		code = msCHAPAccountDisabled
+	}
+	msg := d.Message
+	if msg == "" {
+		msg = mfa.MsgFailed
+	}
+	var c [16]byte
+	rand.Read(c[:]) // never fails (crypto/rand, Go 1.24+)
+	v := set(fmt.Sprintf("E=%d R=0 C=%X V=3 M=%s", code, c, msg))
+	v.Value = fmt.Sprintf(`\%03o`, ident) + v.Value
+	return v
+}
+
+// RespondTo is Respond for the request the decision answers: see the
+// package documentation for what an MS-CHAPv2 request's reject adds.
+func RespondTo(req mfa.Request, d mfa.Decision) Response {
 	m := map[string]value{}
 	status := StatusFail
 	switch d.Action {
@@ -356,6 +401,9 @@ func Respond(d mfa.Decision) Response {
 		m["control:Auth-Type"] = set("Accept")
 	case mfa.ActionReject:
 		status = StatusReject
+		if req.MSCHAP != nil {
+			m["reply:MS-CHAP-Error"] = msCHAPError(req.MSCHAP.Ident, d)
+		}
 	case mfa.ActionChallenge:
 		if len(d.State) == 0 {
 			return Respond(mfa.Decision{Message: d.Message})

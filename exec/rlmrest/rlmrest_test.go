@@ -114,6 +114,8 @@ func TestRespond(t *testing.T) {
 			`{"control:Response-Packet-Type":{"op":":=","value":"Access-Challenge","do_xlat":false},"reply:Reply-Message":{"op":":=","value":"Enter %{code}","do_xlat":false},"reply:State":{"op":":=","value":"0x0102","do_xlat":false}}`},
 		{"fail", mfa.Decision{Message: mfa.MsgUnavailable}, 500, `{"reply:Reply-Message":{"op":":=","value":"` + mfa.MsgUnavailable + `","do_xlat":false}}`},
 		{"challenge without state", mfa.Decision{Action: mfa.ActionChallenge, Message: "x"}, 500, `{"reply:Reply-Message":{"op":":=","value":"x","do_xlat":false}}`},
+		{"backslashes doubled", mfa.Decision{Action: mfa.ActionReject, Message: `CORP\bob: \n`}, 401,
+			`{"reply:Reply-Message":{"op":":=","value":"CORP\\\\bob: \\\\n","do_xlat":false}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

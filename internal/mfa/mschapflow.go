@@ -24,6 +24,9 @@ type MSCHAPv2 struct {
 	// NTResponse is the 24-byte NT-Response. With the challenge hash it is
 	// enough to find a short passcode offline: it never prints (String).
 	NTResponse [mschap.NTResponseLen]byte
+	// Ident is the MS-CHAP2-Response's identifier, which an MS-CHAP-Error
+	// in the reply repeats.
+	Ident byte
 }
 
 // String implements fmt.Stringer without the challenge or response.
