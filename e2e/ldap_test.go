@@ -192,6 +192,23 @@ func TestLDAPThroughFreeRADIUS(t *testing.T) {
 		expectLogin(t, e, fx, "vera", "wrong-pw"+c, "Access-Reject", mfa.MsgFailed, "wrong password")
 		expectLogin(t, e, fx, "vera", "vera-pw"+c, "Access-Accept", "", "OTP accepted")
 	})
+	t.Run("user resync finds a directory token", func(t *testing.T) {
+		// dave's Tablet runs 20 steps (10 minutes) ahead: too far for a
+		// login, found by resync, which keeps its place in radmfa's store.
+		const tablet = "OJQWI3LGMEWXIZLTOQWXGZLDOJSXILJU"
+		now := time.Now().Unix() / 30
+		out := e.radmfa(t, "", "user", "resync", "dave", totpAt(t, tablet, now+20), totpAt(t, tablet, now+21))
+		if !strings.Contains(out, `User "dave": Tablet resynchronised (+2`) {
+			t.Fatalf("user resync: %s", out)
+		}
+		expectLogin(t, e, fr, "dave", totpAt(t, tablet, now+22), "Access-Accept", "", "OTP accepted")
+		if ev := latestEvent(t, e, "dave"); ev.Device != "Tablet" {
+			t.Fatalf("event %+v: want the directory's Tablet", ev)
+		}
+		if out, code := e.run(t, "", nil, "user", "resync", "nobody-here", "123456", "654321"); code == 0 || !strings.Contains(out, "not found") {
+			t.Fatalf("resync of an unknown user: exit %d\n%s", code, out)
+		}
+	})
 	t.Run("ldap injection in user names", func(t *testing.T) {
 		for _, name := range []string{"*", "admin)(|(uid=*", "dav*", "dave)(uid=dave", `\2a`} {
 			expectLogin(t, e, fr, name, "123456", "Access-Reject", mfa.MsgFailed, "unknown user")

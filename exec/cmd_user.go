@@ -346,13 +346,22 @@ func (c *cli) userResyncCommand() *cobra.Command {
 searching far wider than a login does (±100 TOTP steps, 1000 HOTP counters),
 and records where the token is: a TOTP token's drift, an HOTP token's counter.
 Users can also resynchronise themselves: a code just outside the normal window
-makes radmfa ask for the next one ("Outer Window Authentication"). The change
-is audited; it also clears a lockout.`,
+makes radmfa ask for the next one ("Outer Window Authentication"). With [ldap]
+configured, the user's tokens from the directory are searched as well (their
+position is kept in radmfa's database; nothing is written to the directory).
+The change is audited; it also clears a lockout.`,
 		Example: `  radmfa user resync alice 123456 654321`,
 		Args:    exactArgs("NAME", "CODE1", "CODE2"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withUser(cmd, args[0], func(cfg *config, store *sqlite.Store, name string) error {
-				engine, err := mfa.New(store, cfg.engineConfig())
+				dir, err := openDirectory(cfg)
+				if err != nil {
+					return err
+				}
+				if dir != nil {
+					defer dir.Close()
+				}
+				engine, err := mfa.New(store, cfg.engineConfig(), directoryOptions(cfg, dir)...)
 				if err != nil {
 					return err
 				}

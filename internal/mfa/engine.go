@@ -482,23 +482,40 @@ func (e *Engine) resync(ctx context.Context, tx Tx, r *request, ch Challenge, co
 
 // Resync resynchronises one of a user's tokens from two consecutive codes
 // (radmfa user resync): it searches far wider than logins do (±100 TOTP
-// steps, 1000 HOTP counters) and records where the token is.
+// steps, 1000 HOTP counters) and records where the token is. With a
+// directory, the user's directory tokens are searched too (their state
+// lives in the store; nothing is written to the directory).
 func (e *Engine) Resync(ctx context.Context, name, code1, code2 string) (device string, drift int64, err error) {
 	now := e.now().UTC()
 	user, err := e.cfg.Users.Normalize(name)
 	if err != nil {
 		return "", 0, ErrInvalidUserName
 	}
-	err = e.store.Update(ctx, func(tx Tx) error {
-		u, err := tx.LookupUser(ctx, user)
-		if err != nil {
-			return err
+	p := &prepared{}
+	if e.dir.dir != nil {
+		u, err := e.dir.dir.LookupUser(ctx, user)
+		switch {
+		case err == nil:
+			p.user = &u
+		case !errors.Is(err, ErrNotFound):
+			return "", 0, fmt.Errorf("mfa: resync: directory: %w", err)
 		}
-		devs, err := tx.Devices(ctx, u.ID)
+	}
+	ctx = context.WithValue(ctx, preparedKey{}, p)
+	_, err = e.inTx(ctx, func(tx Tx) (step, error) {
+		r := e.newRequest(ctx, Request{UserName: name}, now)
+		u, err := e.lookupUser(ctx, tx, r, user)
 		if err != nil {
-			return err
+			return step{}, err
 		}
-		for _, d := range devs {
+		r.user = u
+		if r.devices, err = tx.Devices(ctx, u.ID); err != nil {
+			return step{}, err
+		}
+		if err := e.addDirectoryDevices(ctx, tx, r); err != nil {
+			return step{}, err
+		}
+		for _, d := range r.devices {
 			if (d.Kind != DeviceTOTP && d.Kind != DeviceHOTP) || d.Disabled || d.Digits != len(code1) {
 				continue
 			}
@@ -520,14 +537,14 @@ func (e *Engine) Resync(ctx context.Context, name, code1, code2 string) (device 
 			}
 			device = d.Name
 			if err := tx.SyncDevice(ctx, d.ID, c+1, drift); err != nil {
-				return err
+				return step{}, err
 			}
 			if u.Failures > 0 || !u.LockedUntil.IsZero() {
-				return tx.ResetFailures(ctx, u.ID)
+				return step{}, tx.ResetFailures(ctx, u.ID)
 			}
-			return nil
+			return step{}, nil
 		}
-		return errors.New("mfa: resync: no enabled device shows these two codes one after the other")
+		return step{}, errors.New("mfa: resync: no enabled device shows these two codes one after the other")
 	})
 	return device, drift, err
 }
