@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/radmfa/radmfa/internal/mfa"
 )
@@ -20,14 +21,23 @@ import (
 //
 // Writes from other processes (radmfa exec, admin commands) interleave
 // safely: the batch is an ordinary immediate transaction.
+//
+// WAL checkpoints run on a connection of their own, after commits, so the
+// writer does not copy pages back into the database (and wait for their
+// fsync) while decisions wait for it. The writer checkpoints itself only
+// if that falls far behind (writerPragmas).
 type Batcher struct {
 	s        *Store
 	reqs     chan *batchReq
 	maxBatch int
+	// committed wakes the checkpointer (capacity 1: one wake-up covers
+	// any number of commits).
+	committed chan struct{}
 
 	closeOnce sync.Once
 	stop      chan struct{}
 	done      chan struct{}
+	ckptDone  chan struct{}
 }
 
 var _ mfa.Store = (*Batcher)(nil)
@@ -38,9 +48,15 @@ type batchReq struct {
 	err chan error
 }
 
-// writerPragmas tune the batcher's connection: a 64 MiB page cache and up
-// to 1 GiB of the database memory-mapped.
-const writerPragmas = "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824"
+// writerPragmas tune the batcher's connection: a 64 MiB page cache, up
+// to 1 GiB of the database memory-mapped, and auto-checkpoints only once
+// the WAL holds 20,000 pages (80 MB), which the checkpointer normally
+// never lets happen.
+const writerPragmas = "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 20000"
+
+// checkpointEvery is the most often the checkpointer runs: under load it
+// copies the pages of many batches at once.
+const checkpointEvery = 100 * time.Millisecond
 
 // ErrClosed is returned by Update after Close.
 var ErrClosed = errors.New("sqlite: store closed")
@@ -51,9 +67,42 @@ func (s *Store) NewBatcher(maxBatch int) *Batcher {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
-	b := &Batcher{s: s, reqs: make(chan *batchReq), maxBatch: maxBatch, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Batcher{s: s, reqs: make(chan *batchReq), maxBatch: maxBatch, committed: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), ckptDone: make(chan struct{})}
 	go b.run()
+	go b.checkpointer()
 	return b
+}
+
+// checkpointer runs passive WAL checkpoints after commits, at most every
+// checkpointEvery, until Close. A passive checkpoint never blocks the
+// writer or readers; what it cannot copy yet (a reader still needs it) it
+// copies next time. Errors are not fatal: the writer's auto-checkpoint
+// still bounds the WAL.
+func (b *Batcher) checkpointer() {
+	defer close(b.ckptDone)
+	ctx := context.Background()
+	conn, err := b.s.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	t := time.NewTimer(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.committed:
+		case <-b.stop:
+			return
+		}
+		conn.ExecContext(quiet(ctx), "PRAGMA wal_checkpoint(PASSIVE)")
+		t.Reset(checkpointEvery)
+		select {
+		case <-t.C:
+		case <-b.stop:
+			return
+		}
+	}
 }
 
 // Update implements mfa.Store.
@@ -76,6 +125,7 @@ func (b *Batcher) Update(ctx context.Context, fn func(mfa.Tx) error) error {
 func (b *Batcher) Close() {
 	b.closeOnce.Do(func() { close(b.stop) })
 	<-b.done
+	<-b.ckptDone
 }
 
 // run is the writer goroutine. It owns one connection for its whole life,
@@ -169,6 +219,10 @@ func (b *Batcher) commit(c *conn, batch []*batchReq) {
 		return
 	}
 	answer(nil)
+	select {
+	case b.committed <- struct{}{}:
+	default:
+	}
 }
 
 // savepoint runs one request's function inside a savepoint.

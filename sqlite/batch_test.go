@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -69,6 +70,51 @@ func TestBatcherCommitsEachUpdateOnce(t *testing.T) {
 	s.db.QueryRow("SELECT count(*) FROM events").Scan(&count)
 	if count != n-failed {
 		t.Fatalf("%d events, want %d (failed updates leave none)", count, n-failed)
+	}
+}
+
+// TestBatcherCheckpoints: the batcher's own connection never checkpoints
+// at this size (wal_autocheckpoint = 20000), yet the commits reach the
+// database file, copied there by the checkpointer. An immutable reader
+// sees only the database file, never the WAL.
+func TestBatcherCheckpoints(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir, true)
+	b := s.NewBatcher(0)
+	defer b.Close()
+	const n = 100
+	for i := 0; i < n; i++ {
+		if err := b.Update(ctx, func(tx mfa.Tx) error {
+			return tx.AddEvent(ctx, mfa.Event{Time: time.Now(), TxID: fmt.Sprint(i), User: "bob", Result: mfa.ResultSuccess, FrontDoor: mfa.FrontDoorREST})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inFile := func() (int, error) {
+		// A new connection each time: an immutable one never rereads.
+		file, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "radmfa.db")+"?mode=ro&immutable=1")
+		if err != nil {
+			return 0, err
+		}
+		defer file.Close()
+		var count int
+		err = file.QueryRow("SELECT count(*) FROM events").Scan(&count)
+		return count, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Before the first checkpoint the file has no tables yet, and
+		// during one it may be half written (an immutable reader takes no
+		// locks): those reads fail, and the next one is tried.
+		count, err := inFile()
+		if err == nil && count == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d of %d events (%v) 5 s after the commits: no checkpoint", count, n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
