@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -61,7 +62,7 @@ func (d *Directory) CheckPassword(ctx context.Context, name string, password mfa
 // adSubCode finds Active Directory's reason in a bind error's diagnostic
 // message, e.g. "80090308: LdapErr: DSID-0C09044E, comment:
 // AcceptSecurityContext error, data 775, v4563" gives "775".
-var adSubCode = regexp.MustCompile(`\bdata ([0-9a-fA-F]{1,8})\b`)
+var adSubCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bdata ([0-9a-fA-F]{1,8})\b`) })
 
 // adReasons are the Active Directory sub-codes of a failed bind that the
 // user can act on (or the help desk can), as Microsoft documents them.
@@ -99,7 +100,7 @@ func bindError(err error) error {
 		if le.Err != nil {
 			msg = le.Err.Error()
 		}
-		if m := adSubCode.FindStringSubmatch(msg); m != nil {
+		if m := adSubCode().FindStringSubmatch(msg); m != nil {
 			code := strings.ToLower(m[1])
 			if reason, ok := adReasons[code]; ok {
 				return &mfa.RestrictedError{Restriction: reason.r, Reason: fmt.Sprintf("%s (AD %s)", reason.text, code)}

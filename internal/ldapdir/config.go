@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -202,7 +203,9 @@ func (c Config) servers() ([]server, error) {
 	return out, nil
 }
 
-var attrName = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]{0,63}|[0-9]+(?:\.[0-9]+)+)$`)
+var attrName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]{0,63}|[0-9]+(?:\.[0-9]+)+)$`)
+})
 
 // Validate reports configuration errors. A Config with an empty url and
 // nothing else set is valid: the directory is off.
@@ -258,7 +261,7 @@ func (c Config) Validate() error {
 		{"email_attribute", c.EmailAttribute},
 		{"group_attribute", c.GroupAttribute},
 	} {
-		if a.val != "" && !attrName.MatchString(a.val) {
+		if a.val != "" && !attrName().MatchString(a.val) {
 			return fmt.Errorf("ldap.%s %q: not an attribute name", a.key, a.val)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -25,7 +26,7 @@ type ListedUser struct {
 
 // nameAttr finds the attribute the user filter compares with the name:
 // uid in "(&(objectClass=person)(uid=%s))".
-var nameAttr = regexp.MustCompile(`\(([A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)=%s\)`)
+var nameAttr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\(([A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)=%s\)`) })
 
 // ListUsers lists the entries the user filter matches for any name (its
 // %s replaced by *), at most limit, ordered by name, with their devices
@@ -34,7 +35,7 @@ var nameAttr = regexp.MustCompile(`\(([A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)
 // filter whose %s stands alone as an attribute's value.
 func (d *Directory) ListUsers(ctx context.Context, limit int) ([]ListedUser, error) {
 	f := d.cfg.userFilter()
-	m := nameAttr.FindStringSubmatch(f)
+	m := nameAttr().FindStringSubmatch(f)
 	if m == nil {
 		return nil, fmt.Errorf("ldapdir: user_filter %q: cannot tell which attribute holds the name (want \"(attribute=%%s)\" in it)", f)
 	}
