@@ -97,7 +97,10 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 		return Decision{}, err
 	}
 	ctx, req = e.prepare(ctx, req) // directory, grammar, first factor: before any transaction (dirflow.go)
-	st, err := e.inTx(ctx, func(tx Tx) (step, error) { return e.decide(ctx, tx, req, now, txID) })
+	st, err := e.inTx(ctx, func(tx Tx) (step, error) {
+		st, err := e.decide(ctx, tx, req, now, txID)
+		return withoutPasscode(req, st), err
+	})
 	for err == nil && st.next != nil {
 		st, err = st.next(ctx)
 	}
@@ -108,6 +111,24 @@ func (e *Engine) Decide(ctx context.Context, req Request) (Decision, error) {
 		return Decision{TxID: txID}, fmt.Errorf("mfa: decide: %w", err)
 	}
 	return st.d, nil
+}
+
+// withoutPasscode turns a policy Accept of an MS-CHAPv2 request
+// (unknown_user = accept, a directory that fails open or asks for no
+// second factor) into a Reject. radmfa never learnt the passcode, so it
+// cannot give rlm_mschap what it needs for MS-CHAP2-Success and the MPPE
+// keys; an Accept without them would skip the check of the response
+// altogether, for anyone who names such a user.
+func withoutPasscode(req Request, st step) step {
+	if req.MSCHAP == nil || st.d.Action != ActionAccept || st.d.MSCHAP != nil {
+		return st
+	}
+	why := st.d.Reason + "; but MS-CHAPv2 cannot complete without the passcode: rejected"
+	st.d = Decision{Action: ActionReject, Message: MsgFailed, TxID: st.d.TxID, Reason: why}
+	if n := len(st.events); n > 0 {
+		st.events[n-1].Result, st.events[n-1].Message = ResultFailure, why
+	}
+	return st
 }
 
 // inTx runs fn in one store transaction and writes the events it returns.

@@ -1,6 +1,7 @@
 package mfa_test
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"strings"
@@ -431,4 +432,29 @@ func TestMSCHAPv2Push(t *testing.T) {
 		f := newPushFixture(t, mfa.Config{Profiles: []mfa.Profile{{Name: "open", Clients: []string{"vpn"}, FailMode: mfa.FailOpen}}}, mfa.WithPushBackendDown())
 		checkNTKey(t, f.decide(t, mschapRequest(t, mfa.FrontDoorREST, "bob", "p")), "p")
 	})
+}
+
+// TestMSCHAPv2PolicyAccept: a policy that accepts without a second factor
+// (here unknown_user = accept) cannot accept MS-CHAPv2, whose response
+// radmfa then never checked: Reject, and a Failure event that says why.
+func TestMSCHAPv2PolicyAccept(t *testing.T) {
+	f := mschapFixture(t, mfa.Config{Profiles: []mfa.Profile{{Name: "rollout", Clients: []string{"vpn"}, UnknownUser: "accept"}}})
+	d, err := f.engine.Decide(context.Background(), mschapRequest(t, mfa.FrontDoorREST, "newcomer", "anything"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Action != mfa.ActionReject || d.MSCHAP != nil || d.Message != mfa.MsgFailed {
+		t.Fatalf("got %+v, want a reject", d)
+	}
+	evs := f.store.Events()
+	if last := evs[len(evs)-1]; last.Result != mfa.ResultFailure || !strings.Contains(last.Message, "unknown_user = accept") ||
+		!strings.Contains(last.Message, "MS-CHAPv2 cannot complete without the passcode") {
+		t.Fatalf("event %+v", last)
+	}
+	// PAP from the same unknown user is still accepted by the policy.
+	pap := mschapRequest(t, mfa.FrontDoorREST, "newcomer", "x")
+	pap.MSCHAP, pap.Passcode = nil, mfa.Secret("123456")
+	if d, err := f.engine.Decide(context.Background(), pap); err != nil || d.Action != mfa.ActionAccept {
+		t.Fatalf("PAP: %+v %v", d, err)
+	}
 }
