@@ -274,7 +274,47 @@ func (s *Server) Stop() {
 
 // Pause stops slapd with SIGSTOP: it keeps its sockets, so connections
 // succeed and then nothing answers (a hung directory). Resume undoes it.
-func (s *Server) Pause() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+//
+// It returns once every thread of slapd has stopped: kill(2) returns
+// before a running thread halts, and such a thread could still answer a
+// request sent meanwhile (seen in CI on a loaded machine).
+func (s *Server) Pause() error {
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return waitStopped(s.cmd.Process.Pid, 5*time.Second)
+}
+
+// waitStopped waits until every thread of the process is stopped, as
+// /proc shows it (state T). Without /proc it returns at once.
+func waitStopped(pid int, within time.Duration) error {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	deadline := time.Now().Add(within)
+	for {
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			return nil // no /proc: nothing to wait on
+		}
+		stopped := 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+			if err != nil {
+				continue // the thread ended
+			}
+			// "pid (comm) S ...": the state follows the last ')'.
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+				stopped++
+			}
+		}
+		if stopped == len(tasks) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ldaptest: slapd (pid %d) not stopped %s after SIGSTOP", pid, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 // Resume continues a paused slapd.
 func (s *Server) Resume() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
