@@ -313,6 +313,9 @@ func (n *Notifier) supervise(ctx context.Context, inst *instance) {
 			if ctx.Err() != nil {
 				return
 			}
+			// Logged before the waiters learn of it, so that the log
+			// already explains the failure they report.
+			n.log.Error().Str("error", err.Error()).Dur("retry_in", backoff).Msg("plugin restart failed")
 			n.mu.Lock()
 			if !n.closed {
 				n.down = fmt.Errorf("restart failed (retrying): %w", err)
@@ -320,7 +323,6 @@ func (n *Notifier) supervise(ctx context.Context, inst *instance) {
 				n.ready = make(chan struct{})
 			}
 			n.mu.Unlock()
-			n.log.Error().Str("error", err.Error()).Dur("retry_in", backoff).Msg("plugin restart failed")
 			select {
 			case <-ctx.Done():
 				return
