@@ -109,6 +109,9 @@ func DecodeResponse(status int, body []byte) (d mfa.Decision, noReply bool, err 
 			if d.State, err = octets(m["reply:State"].Value); err != nil {
 				return mfa.Decision{}, false, fmt.Errorf("rlmrest: response State: %w", err)
 			}
+			if len(d.State) == 0 {
+				return mfa.Decision{}, false, errors.New("rlmrest: response State: empty")
+			}
 		case m["control:Auth-Type"].Value == "Accept":
 			d.Action = mfa.ActionAccept
 		case m["control:NT-Password"].Value != "":

@@ -249,3 +249,64 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeResponseMalformed: what radmfa exec makes of a daemon answer
+// it cannot use is an error that says what was wrong, never a decision.
+func TestDecodeResponseMalformed(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"not json", 200, `<html>`, "rlmrest: response"},
+		{"truncated", 401, `{"reply:Reply-Message":{"value":"x"`, "rlmrest: response"},
+		{"2xx without an answer", 200, `{}`, "without Accept or a challenge"},
+		{"challenge without State", 200, `{"control:Response-Packet-Type":{"value":"Access-Challenge"}}`, "response State"},
+		{"challenge with bad State", 200, `{"control:Response-Packet-Type":{"value":"Access-Challenge"},"reply:State":{"value":"0xzz"}}`, "response State"},
+		{"challenge with empty State", 200, `{"control:Response-Packet-Type":{"value":"Access-Challenge"},"reply:State":{"value":"0x"}}`, "State: empty"},
+		{"short NT-Password", 200, `{"control:NT-Password":{"value":"0x00"}}`, "NT-Password"},
+		{"redirect", 302, `{}`, "unexpected status 302"},
+		{"wrong value type", 401, `{"reply:Reply-Message":{"value":7}}`, "rlmrest: response"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _, err := DecodeResponse(tt.status, []byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %+v, %v; want an error with %q", d, err, tt.want)
+			}
+			if d.Action != mfa.ActionInvalid {
+				t.Fatalf("an error came with a decision: %+v", d)
+			}
+		})
+	}
+}
+
+// FuzzDecodeResponse: any answer either decodes or is an error without a
+// decision, and what Respond writes decodes to the same decision.
+func FuzzDecodeResponse(f *testing.F) {
+	for _, d := range []mfa.Decision{
+		{Action: mfa.ActionAccept},
+		{Action: mfa.ActionReject, Message: `CORP\bob %{x}`},
+		{Action: mfa.ActionChallenge, Message: "Enter the code", State: []byte{1, 2, 3}},
+		{Message: mfa.MsgUnavailable},
+	} {
+		r := Respond(d)
+		f.Add(r.Status, string(r.Body))
+	}
+	f.Add(StatusNoReply, "{}")
+	f.Fuzz(func(t *testing.T, status int, body string) {
+		d, noReply, err := DecodeResponse(status, []byte(body))
+		if err != nil && (d.Action != mfa.ActionInvalid || noReply) {
+			t.Fatalf("error %v with a decision %+v (no reply %v)", err, d, noReply)
+		}
+		if err != nil || noReply || d.Action == mfa.ActionInvalid {
+			return
+		}
+		r := Respond(d)
+		back, _, err := DecodeResponse(r.Status, r.Body)
+		if err != nil || back.Action != d.Action || back.Message != d.Message || string(back.State) != string(d.State) {
+			t.Fatalf("round trip of %+v: %+v, %v", d, back, err)
+		}
+	})
+}
