@@ -408,7 +408,10 @@ func newMSCHAPLab(t *testing.T, withServe bool) *mschapLab {
 		approval := "127.0.0.1:" + strconv.Itoa(freePort(t))
 		lab.serveURL, lab.approvals = url, "http://"+approval
 		cfg = serveCfg + "decision_timeout = \"20s\"\n" + cfg +
-			fmt.Sprintf("\n[approval]\nlisten = %q\n\n[push]\napproval_url = %q\ntimeout = \"15s\"\n", approval, lab.approvals)
+			fmt.Sprintf("\n[approval]\nlisten = %q\n\n[push]\napproval_url = %q\ntimeout = \"15s\"\n", approval, lab.approvals) +
+			// A roll-out profile: unknown users get in without a second
+			// factor, over PAP.
+			"\n[[profile]]\nname = \"rollout\"\nclients = [\"127.0.0.1/32\"]\nunknown_user = \"accept\"\n"
 	}
 	lab.e = newEnv(t, cfg)
 	for _, u := range []struct{ name, secret string }{{"bob", mschapSecretBob}, {"dan", mschapSecretDan}, {"pat", mschapSecretPat}} {
@@ -586,6 +589,21 @@ func TestMSCHAPv2REST(t *testing.T) {
 		// An Ident of 0x80 or more: it comes back as a byte, not UTF-8.
 		m.attrs[2] = "MS-CHAP2-Response = 0xb7" + strings.TrimPrefix(m.attrs[2], "MS-CHAP2-Response = 0x01")
 		m.checkReject(t, fr.send(t, m.attrs...), "\xb7E=691 R=0 C=")
+	})
+	t.Run("unknown user under unknown_user = accept: MS-CHAPv2 rejected, PAP accepted", func(t *testing.T) {
+		// radmfa never learns what was typed, so a policy accept cannot
+		// complete MS-CHAPv2; a bare Accept would let anyone in.
+		m := newMSCHAPv2(t, "newcomer", "whatever")
+		m.checkReject(t, fr.send(t, m.attrs...), "\x01E=691 R=0 C=")
+		r := fr.send(t, "User-Name = "+str("newcomer"), "User-Password = "+str("123456"))
+		if r.Code != "Access-Accept" {
+			t.Fatalf("PAP: got %s %v", r.Code, r.Attrs)
+		}
+		evs := lab.events(t, "newcomer") // newest first
+		if len(evs) != 2 || evs[1]["result"] != "Failure" || !strings.Contains(fmt.Sprint(evs[1]["message"]), "MS-CHAPv2 cannot complete without the passcode") ||
+			evs[0]["result"] != "Success" {
+			t.Fatalf("events %v", evs)
+		}
 	})
 	t.Run("PAP through the same site", func(t *testing.T) {
 		r := fr.send(t, "User-Name = "+str("bob"), "User-Password = "+str(mschapCode(t, mschapSecretBob, 1)))
