@@ -155,7 +155,7 @@ failover) counts once.`,
       input_pairs = request
       output_pairs = reply
       shell_escape = yes
-      timeout = 10
+      timeout = 30
   }`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

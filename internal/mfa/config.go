@@ -20,6 +20,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// String is the duration as time.Duration writes it ("5m0s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // MarshalText implements encoding.TextMarshaler.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
