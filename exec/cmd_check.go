@@ -107,7 +107,7 @@ push timeout (radmfa doctor checks these too).`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&frDir, "freeradius-dir", "", "also check the push timeout against this FreeRADIUS configuration directory (/etc/freeradius/3.0)")
+	cmd.Flags().StringVar(&frDir, "freeradius-dir", "", "also check the push timeout against this FreeRADIUS configuration directory (e.g. /etc/freeradius/3.0; not checked without it)")
 	cmd.Flags().StringVar(&ldapUser, "ldap-user", "", "also look this user up in the directory ([ldap]); the bind and a read of base_dn are always checked")
 	return cmd
 }

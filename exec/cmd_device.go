@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -74,11 +75,11 @@ All kinds coexist: the app's code works when a push or SMS cannot arrive.`,
 				case kinds > 1:
 					return usagef("choose one of --push, --sms and --email")
 				case push:
-					return c.addDeliveryDevice(cmd, store, name, mfa.DevicePush, kf.device, names, to, notifier)
+					return c.addDeliveryDevice(cmd, store, name, mfa.DevicePush, kf.device, names, to, notifier, kf.json)
 				case sms:
-					return c.addDeliveryDevice(cmd, store, name, mfa.DeviceSMS, kf.device, names, to, notifier)
+					return c.addDeliveryDevice(cmd, store, name, mfa.DeviceSMS, kf.device, names, to, notifier, kf.json)
 				case email:
-					return c.addDeliveryDevice(cmd, store, name, mfa.DeviceEmail, kf.device, names, to, notifier)
+					return c.addDeliveryDevice(cmd, store, name, mfa.DeviceEmail, kf.device, names, to, notifier, kf.json)
 				case to != "" || notifier != "":
 					return usagef("--to and --notifier are for push, SMS and e-mail devices")
 				}
@@ -116,7 +117,7 @@ All kinds coexist: the app's code works when a push or SMS cannot arrive.`,
 
 // addDeliveryDevice adds a push, SMS or e-mail device: an address on a
 // notifier.
-func (c *cli) addDeliveryDevice(cmd *cobra.Command, store *sqlite.Store, user string, kind mfa.DeviceKind, requested string, existing []string, to, notifier string) error {
+func (c *cli) addDeliveryDevice(cmd *cobra.Command, store *sqlite.Store, user string, kind mfa.DeviceKind, requested string, existing []string, to, notifier string, asJSON bool) error {
 	for _, f := range []string{"secret", "uri", "algorithm", "digits", "period", "qr", "hotp", "counter"} {
 		if cmd.Flags().Changed(f) {
 			return usagef("--%s does not apply to a %s device", f, kind)
@@ -150,7 +151,15 @@ func (c *cli) addDeliveryDevice(cmd *cobra.Command, store *sqlite.Store, user st
 	}
 	what := map[mfa.DeviceKind]string{mfa.DevicePush: "sign-in requests", mfa.DeviceSMS: "SMS codes", mfa.DeviceEmail: "e-mail codes"}[kind]
 	label := map[mfa.DeviceKind]string{mfa.DevicePush: "Push", mfa.DeviceSMS: "SMS", mfa.DeviceEmail: "E-mail"}[kind]
-	fmt.Fprintf(c.stdout, "%s device %q for user %q: %s go to %s via %s.\n", label, name, user, what, to, via)
+	if asJSON {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]string{"user": user, "device": name, "kind": kind.String(), "to": to, "notifier": notifier}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(c.stdout, "%s device %q for user %q: %s go to %s via %s.\n", label, name, user, what, to, via)
+	}
 	if cfg, err := c.config(); err == nil {
 		names := slices.Sorted(maps.Keys(cfg.Notifiers))
 		_, defErr := defaultNotifier(names)

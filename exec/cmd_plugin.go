@@ -18,15 +18,17 @@ import (
 func (c *cli) pluginCommand() *cobra.Command {
 	var list strings.Builder
 	for _, name := range builtin.Names() {
-		fmt.Fprintf(&list, "  %-8s %s\n", name, builtin.Describe(name))
+		fmt.Fprintf(&list, "  %-8s %s\n           settings: %s\n", name, builtin.Describe(name), builtin.SettingsKeys(name))
 	}
 	return &cobra.Command{
 		Use:   "plugin NAME",
 		Short: "Serve a built-in notifier to radmfa serve (started by radmfa itself)",
 		Long: `plugin serves the built-in notifier NAME over the notifier plugin protocol
-(hashicorp/go-plugin, gRPC). radmfa serve starts it for each [notifiers.X]
-section with builtin = "NAME" and passes it the section's settings; it is not
-meant to be run by hand. Standard output carries the plugin handshake.
+(hashicorp/go-plugin, gRPC). radmfa starts it for each [notifiers.X] section
+with builtin = "NAME" and passes it the section's settings: radmfa serve at
+start-up, radmfa exec and ntlm-auth only when a request sends a code. It is
+not meant to be run by hand. Standard output carries the plugin handshake.
+The README's "Built-in notifiers" section explains each setting.
 
 Built-in notifiers:
 ` + list.String(),

@@ -78,7 +78,7 @@ func (rf *reportFlags) register(f *pflag.FlagSet, which int, resultHelp string) 
 		f.StringVar(&rf.text.User, "user", "", "only this user")
 		f.StringVar(&rf.text.NAS, "nas", "", "only this NAS: RADIUS client (short name or IP) or NAS-Identifier")
 		f.StringVar(&rf.text.Result, "result", "", resultHelp)
-		f.StringVar(&rf.text.Method, "method", "", "only these methods, comma-separated: totp, hotp, push, sms, email, none")
+		f.StringVar(&rf.text.Method, "method", "", "only these methods, comma-separated: totp, hotp, push, sms, email, bypass, none")
 		f.StringVar(&rf.text.Since, "since", "", "from this time on: a duration before now (24h, 30d), a date or an RFC 3339 time")
 		f.StringVar(&rf.text.Until, "until", "", "before this time (same forms as --since)")
 	}
@@ -809,7 +809,8 @@ func (c *cli) reportPruneCommand() *cobra.Command {
 		Short: "Delete events older than a given age",
 		Long: `Delete events, decided pushes and report rollups older than --older-than
 (default: [retention] events in the config; radmfa serve applies that setting
-daily by itself). Pending pushes and the audit log are kept.
+daily by itself). [retention] events is unset by default (keep everything), so
+without it --older-than is required. Pending pushes and the audit log are kept.
 
 Pruning runs in small batches, each its own write transaction of a few
 milliseconds followed by a short pause, so that authentications by radmfa exec
@@ -871,7 +872,7 @@ space for new events.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&olderThan, "older-than", "", "delete what is older than this (365d, 720h; at least 1d); default: [retention] events")
+	f.StringVar(&olderThan, "older-than", "", "delete what is older than this (365d, 720h; at least 1d); default: [retention] events, if set")
 	f.BoolVar(&dryRun, "dry-run", false, "only count what would be deleted")
 	return cmd
 }

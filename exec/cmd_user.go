@@ -41,12 +41,17 @@ func (c *cli) userAddCommand() *cobra.Command {
 	var kf keyFlags
 	cmd := &cobra.Command{
 		Use:   "add NAME",
-		Short: "Add a user with a first TOTP device and show its QR code",
+		Short: "Add a user with a first TOTP (or HOTP) device and show its QR code",
 		Long: `Add a user with a new TOTP device. radmfa generates a 160-bit secret and
 prints the otpauth:// URI and a QR code for an authenticator app (Microsoft or
 Google Authenticator, FreeOTP, Aegis, …). To import an existing token instead,
 pass --secret BASE32 or --uri otpauth://… (use - to read either from stdin,
-which keeps the secret out of the process list and shell history).
+which keeps the secret out of the process list and shell history). A URI
+carries its own algorithm, digits and period, so --algorithm, --digits and
+--period go with --secret or a new secret only.
+
+--hotp makes the first device a counter-based HOTP token (RFC 4226), starting
+at --counter. More devices, and push, SMS or e-mail devices: radmfa device add.
 
 The database and its key file are created if they do not exist yet.`,
 		Example: `  radmfa user add alice

@@ -89,7 +89,7 @@ type keyFlags struct {
 }
 
 func (k *keyFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&k.device, "device", "", "device name (default totp1, totp2, …)")
+	fs.StringVar(&k.device, "device", "", "device name (default totp1, totp2, …; hotp1, … with --hotp; push, sms, email for those kinds)")
 	fs.StringVar(&k.secret, "secret", "", "import this base32 secret instead of generating one (- reads it from stdin)")
 	fs.StringVar(&k.uri, "uri", "", "import an otpauth:// URI (- reads it from stdin)")
 	fs.StringVar(&k.algorithm, "algorithm", "", "SHA1, SHA256 or SHA512 (default from [enroll], SHA1)")

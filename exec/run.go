@@ -120,7 +120,7 @@ With no config file everything lives in ./radmfa-data. Every command takes
 // globalFlags registers the flags every command takes.
 func (c *cli) globalFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.configPath, "config", "", "config file (TOML); env RADMFA_CONFIG; default: none, data in ./radmfa-data")
-	fs.StringVar(&c.dbPath, "db", "", "database file; env RADMFA_DB; overrides [store] path")
+	fs.StringVar(&c.dbPath, "db", "", "database file; env RADMFA_DB; overrides [store] path (the key file goes next to it, x.db -> x.key, unless [store] key_file is set)")
 }
 
 // config loads the configuration named by --config or RADMFA_CONFIG and

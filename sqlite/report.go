@@ -54,7 +54,7 @@ type FilterText struct {
 	User   string // a user name; normalised as configured
 	NAS    string // a client short name or IP, or a NAS-Identifier
 	Result string // comma-separated results: challenge, success, failure, outer
-	Method string // comma-separated methods: totp, hotp, push, sms, email, none
+	Method string // comma-separated methods: totp, hotp, push, sms, email, bypass, none
 	Since  string // a duration before now (24h, 30d), a date or an RFC 3339 time
 	Until  string // the same; the range ends before it
 }
@@ -134,7 +134,7 @@ func ParseResults(s string) ([]mfa.Result, error) {
 	return out, nil
 }
 
-var methods = []mfa.Method{mfa.MethodTOTP, mfa.MethodHOTP, mfa.MethodPush, mfa.MethodSMS, mfa.MethodEmail}
+var methods = []mfa.Method{mfa.MethodTOTP, mfa.MethodHOTP, mfa.MethodPush, mfa.MethodSMS, mfa.MethodEmail, mfa.MethodBypass}
 
 // ParseMethods reads a comma-separated list of methods; "none" selects
 // events without a method (an invalid passcode, an unknown user).
@@ -145,7 +145,7 @@ func ParseMethods(s string) ([]mfa.Method, error) {
 		if m == "none" {
 			m = mfa.MethodNone
 		} else if !slices.Contains(methods, m) {
-			return nil, fmt.Errorf("%w: unknown method %q (want totp, hotp, push, sms, email or none)", ErrBadFilter, part)
+			return nil, fmt.Errorf("%w: unknown method %q (want totp, hotp, push, sms, email, bypass or none)", ErrBadFilter, part)
 		}
 		if !slices.Contains(out, m) {
 			out = append(out, m)

@@ -145,6 +145,7 @@ func TestFilterTextParse(t *testing.T) {
 		{"results", FilterText{Result: "failure, OUTER,Failure"}, Filter{Results: []mfa.Result{mfa.ResultFailure, mfa.ResultOuterWindow}}, ""},
 		{"full result name", FilterText{Result: "Outer Window Authentication"}, Filter{Results: []mfa.Result{mfa.ResultOuterWindow}}, ""},
 		{"methods", FilterText{Method: "push,none"}, Filter{Methods: []mfa.Method{mfa.MethodPush, mfa.MethodNone}}, ""},
+		{"bypass method", FilterText{Method: "Bypass"}, Filter{Methods: []mfa.Method{mfa.MethodBypass}}, ""},
 		{"range", FilterText{Since: "2026-11-01", Until: "2026-11-02"},
 			Filter{Since: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}, ""},
 		{"unknown result", FilterText{Result: "maybe"}, Filter{}, `unknown result "maybe"`},

@@ -44,6 +44,23 @@ func Describe(name string) string {
 	return ""
 }
 
+// SettingsKeys lists the keys of the built-in's settings table
+// ([notifiers.X.settings]), required ones marked, for --help; each
+// package's documentation explains them.
+func SettingsKeys(name string) string {
+	switch name {
+	case "command":
+		return "path (required), args, env, timeout"
+	case "ntfy":
+		return "topic, server, token_file, priority, timeout"
+	case "smtp":
+		return "host (required), from (required), port, tls, to, username, password_file, ca_file, helo, timeout"
+	case "webhook":
+		return "url (required), secret_file (required), timeout"
+	}
+	return ""
+}
+
 // New returns the built-in notifier called name, logging to log.
 func New(name string, log *slog.Logger) (plugin.Notifier, error) {
 	switch name {

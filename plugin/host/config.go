@@ -40,7 +40,8 @@ type Config struct {
 	// Args are arguments for Path.
 	Args []string `toml:"args"`
 	// SHA256 is the hex SHA-256 checksum of the file at Path (what
-	// sha256sum prints); required with Path. radmfa refuses to start a
+	// sha256sum prints, with or without the file name after it); required
+	// with Path. radmfa refuses to start a
 	// program whose checksum differs.
 	SHA256 string `toml:"sha256"`
 	// Timeout bounds each notification, delivery included. Default 10s.
@@ -124,9 +125,14 @@ func parseChecksum(s string) ([]byte, error) {
 	if s == "" {
 		return nil, errors.New("sha256 is required for an external plugin (the output of sha256sum PATH)")
 	}
-	b, err := hex.DecodeString(strings.TrimSpace(s))
-	if err != nil || len(b) != 32 {
+	// sha256sum prints "HASH  PATH": its first field is the checksum.
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
 		return nil, fmt.Errorf("sha256 = %q: want 64 hex digits", s)
+	}
+	b, err := hex.DecodeString(fields[0])
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("sha256 = %q: want 64 hex digits (as sha256sum prints them)", s)
 	}
 	return b, nil
 }

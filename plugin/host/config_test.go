@@ -20,6 +20,8 @@ func TestConfigValidate(t *testing.T) {
 		{"builtin", Config{Builtin: "ntfy", Settings: map[string]any{"topic": "t"}}, ""},
 		{"external", Config{Path: "/usr/lib/radmfa/sms", SHA256: sum, Args: []string{"-v"}, Env: []string{"GW=x=y"}}, ""},
 		{"checksum with newline", Config{Path: "p", SHA256: sum + "\n"}, ""},
+		{"sha256sum's whole line", Config{Path: "p", SHA256: sum + "  /usr/lib/radmfa/sms\n"}, ""},
+		{"two checksums", Config{Path: "p", SHA256: "abc " + sum}, "want 64 hex digits"},
 		{"timeouts", Config{Builtin: "command", Settings: map[string]any{"path": "/bin/true"},
 			Timeout: mfa.Duration(time.Minute), StartTimeout: mfa.Duration(time.Second)}, ""},
 		{"neither", Config{}, "want builtin (one of command, ntfy, smtp, webhook) or path"},
