@@ -88,3 +88,61 @@ func (e *Engine) VerifyCode(ctx context.Context, req Request) (Decision, error) 
 	}
 	return st.d, nil
 }
+
+// DeviceCounts counts a user's enrolled devices.
+type DeviceCounts struct {
+	// OTP counts enabled TOTP and HOTP devices, local and from the
+	// directory's secret attribute: the ones VerifyCode checks.
+	OTP int
+	// Other counts enabled push, SMS and e-mail devices in radmfa's
+	// database. The directory's phone and e-mail attributes are contact
+	// details, not enrolled devices, and do not count.
+	Other int
+}
+
+// UserDevices counts the user's enrolled devices, local and from the
+// directory. An unknown user has none. The self-service page asks this
+// before it lets a user add a device without proving a code from an
+// existing one: only a user with no enrolled device at all may (SPEC §7).
+func (e *Engine) UserDevices(ctx context.Context, name string) (DeviceCounts, error) {
+	var n DeviceCounts
+	user, err := e.cfg.Users.Normalize(name)
+	if err != nil {
+		return n, ErrInvalidUserName
+	}
+	count := func(d Device) {
+		switch {
+		case d.Disabled:
+		case d.Kind == DeviceTOTP || d.Kind == DeviceHOTP:
+			n.OTP++
+		default:
+			n.Other++
+		}
+	}
+	if e.dir.dir != nil {
+		u, err := e.dir.dir.LookupUser(ctx, user)
+		switch {
+		case err == nil:
+			for _, d := range u.Devices {
+				count(d)
+			}
+		case !errors.Is(err, ErrNotFound):
+			return n, fmt.Errorf("mfa: directory: %w", err)
+		}
+	}
+	err = e.store.Update(ctx, func(tx Tx) error {
+		u, err := tx.LookupUser(ctx, user)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		devs, err := tx.Devices(ctx, u.ID)
+		for _, d := range devs {
+			count(d)
+		}
+		return err
+	})
+	return n, err
+}

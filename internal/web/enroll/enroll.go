@@ -138,6 +138,9 @@ var _ Directory = (*ldapdir.Directory)(nil)
 // engine).
 type Verifier interface {
 	VerifyCode(ctx context.Context, req mfa.Request) (mfa.Decision, error)
+	// UserDevices counts the second factors a login would use for the
+	// user: local devices as well as the directory's.
+	UserDevices(ctx context.Context, name string) (mfa.DeviceCounts, error)
 }
 
 // Auditor records admin-log entries (*sqlite.Store implements it).
@@ -182,8 +185,11 @@ type session struct {
 	expires time.Time
 	csrf    string
 	// verified: the user proved a current code from one of their devices
-	// (or had none at sign-in).
+	// (or had no second factor at all at sign-in).
 	verified bool
+	// noCode: the user's only devices are push, SMS or e-mail devices,
+	// which this page cannot check: the help desk adds devices for them.
+	noCode bool
 	pending  *pending // the device being added
 }
 
@@ -354,6 +360,7 @@ type pageData struct {
 	Max      int
 	CanAdd   bool
 	Verified bool
+	NoCode   bool // no device here can show a code: see session.noCode
 	// The device being added.
 	NewName string
 	URI     string // otpauth URI, drawn as a QR code
@@ -446,8 +453,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusServiceUnavailable, "Your devices cannot be read. Contact the help desk.")
 		return
 	}
+	// Only a user without any enrolled device may add one without proving
+	// a code: devices kept in radmfa's database (TOTP, HOTP, push, SMS,
+	// e-mail) count as well as the secrets in the directory, or a stolen
+	// password would be enough to enrol an attacker's phone.
+	has, err := h.o.Verifier.UserDevices(r.Context(), name)
+	if err != nil {
+		h.o.Log.Error().Err(err).Str("user", name).Msg("self-service sign-in: counting the devices failed")
+		h.renderLogin(w, r, http.StatusServiceUnavailable, "Your devices cannot be read. Contact the help desk.")
+		return
+	}
 	token := h.token()
-	s := &session{user: name, expires: h.o.Now().Add(h.cfg.lifetime()), csrf: h.token(), verified: len(us.Devices) == 0}
+	s := &session{user: name, expires: h.o.Now().Add(h.cfg.lifetime()), csrf: h.token(),
+		verified: len(us.Devices) == 0 && has.OTP == 0 && has.Other == 0, noCode: has.OTP == 0 && has.Other > 0}
 	h.mu.Lock()
 	for k, old := range h.sessions {
 		if !h.o.Now().Before(old.expires) {
@@ -482,7 +500,7 @@ func (h *Handler) devices(w http.ResponseWriter, r *http.Request, s *session, st
 		status, errMsg = http.StatusServiceUnavailable, "Your devices cannot be read now. Please try again later."
 	}
 	h.mu.Lock()
-	d := pageData{CSRF: s.csrf, User: s.user, Error: errMsg, Notice: notice, Max: h.o.Directory.MaxDevices(), Verified: s.verified}
+	d := pageData{CSRF: s.csrf, User: s.user, Error: errMsg, Notice: notice, Max: h.o.Directory.MaxDevices(), Verified: s.verified, NoCode: s.noCode}
 	h.mu.Unlock()
 	for _, sd := range us.Devices {
 		d.Devices = append(d.Devices, deviceView{Name: sd.Device.Name, Kind: fmt.Sprintf("%s, %d digits", strings.ToUpper(sd.Device.Kind.String()), sd.Device.Digits)})

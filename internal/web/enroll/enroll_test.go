@@ -64,6 +64,7 @@ type page struct {
 	slapd    *ldaptest.Server
 	dir      *ldapdir.Directory
 	engine   *mfa.Engine
+	store    *sqlite.Store
 	notifier *mfatest.Notifier
 	audit    *auditLog
 }
@@ -91,7 +92,7 @@ func newPage(t *testing.T, maxDevices int) *page {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &page{slapd: s, dir: dir, engine: engine, notifier: &mfatest.Notifier{}, audit: &auditLog{}}
+	p := &page{slapd: s, dir: dir, engine: engine, store: store, notifier: &mfatest.Notifier{}, audit: &auditLog{}}
 	h, err := New(Config{Listen: "127.0.0.1:0", Issuer: "Example VPN"}, Options{Directory: dir, Verifier: engine, Audit: p.audit,
 		Notifier: p.notifier, EmailNotifier: "smtp", Log: zerolog.Nop()})
 	if err != nil {
@@ -271,6 +272,45 @@ func TestMoreDevicesNeedACode(t *testing.T) {
 	}
 }
 
+// TestLocalDevicesCount: devices kept in radmfa's database count as much
+// as the directory's. nina has no secret in the directory; with a local
+// TOTP device she must prove its code before adding one (a stolen
+// password alone enrols nothing), and with only a push device the page
+// cannot check her at all and sends her to the help desk.
+func TestLocalDevicesCount(t *testing.T) {
+	ctx := context.Background()
+	t.Run("local totp", func(t *testing.T) {
+		p := newPage(t, 0)
+		app := mfa.Device{Name: "app", Kind: mfa.DeviceTOTP, Algorithm: "SHA1", Digits: 6, Period: 30, Secret: seedSHA1}
+		if err := p.store.CreateUser(ctx, "test", "nina", app); err != nil {
+			t.Fatal(err)
+		}
+		b := p.browser(t)
+		b.login("nina", "nina-pw")
+		b.expect(http.StatusOK, "first enter the current code from one of your devices")
+		b.post("/add", "name", "Attacker")
+		b.expect(http.StatusForbidden, "Enter a current code from one of your devices first.")
+		b.post("/verify", "code", nowCode(t, seedSHA1))
+		b.expect(http.StatusOK, "Code accepted")
+		b.post("/add", "name", "Second phone")
+		b.expect(http.StatusOK, "Scan this QR code")
+	})
+	t.Run("local push only", func(t *testing.T) {
+		p := newPage(t, 0)
+		if err := p.store.CreateUser(ctx, "test", "nina", mfa.Device{Name: "push", Kind: mfa.DevicePush, Address: "nina-topic"}); err != nil {
+			t.Fatal(err)
+		}
+		b := p.browser(t)
+		b.login("nina", "nina-pw")
+		b.expect(http.StatusOK, "contact the help desk")
+		if strings.Contains(b.body, `action="/add"`) || strings.Contains(b.body, `action="/verify"`) {
+			t.Fatal("changes offered to a user the page cannot check")
+		}
+		b.post("/add", "name", "Attacker")
+		b.expect(http.StatusForbidden, "Enter a current code from one of your devices first.")
+	})
+}
+
 // TestForms: CSRF tokens, sessions, sign-out and throttling.
 func TestForms(t *testing.T) {
 	p := newPage(t, 0)
@@ -343,6 +383,10 @@ type noVerifier struct{}
 
 func (noVerifier) VerifyCode(context.Context, mfa.Request) (mfa.Decision, error) {
 	return mfa.Decision{}, errors.New("not used")
+}
+
+func (noVerifier) UserDevices(context.Context, string) (mfa.DeviceCounts, error) {
+	return mfa.DeviceCounts{}, nil
 }
 
 // TestWriteFailures: a change made meanwhile and a directory that refuses
