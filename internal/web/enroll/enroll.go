@@ -189,8 +189,8 @@ type session struct {
 	verified bool
 	// noCode: the user's only devices are push, SMS or e-mail devices,
 	// which this page cannot check: the help desk adds devices for them.
-	noCode bool
-	pending  *pending // the device being added
+	noCode  bool
+	pending *pending // the device being added
 }
 
 // pending is a device between its QR code and its confirmation.
