@@ -139,7 +139,7 @@ func (e *Engine) sendCode(ctx context.Context, tx Tx, r *request, d Device) (ste
 		}
 		return e.inTx(context.WithoutCancel(ctx), func(tx Tx) (step, error) {
 			r.ev.Time = e.now().UTC().Truncate(time.Millisecond)
-			return e.failMode(r, fmt.Sprintf("%s code could not be delivered: %v", r.ev.Method, err))
+			return e.undelivered(r, fmt.Sprintf("%s code could not be delivered", r.ev.Method), err)
 		})
 	}
 	return st, nil
@@ -181,9 +181,10 @@ func (e *Engine) checkCode(ctx context.Context, tx Tx, r *request, ch Challenge,
 	return st, nil
 }
 
-// deliveryErr is a notification's failure: an error, or a delivery the
-// notifier reports as failed (a gateway that refused the message), which
-// comes without an error.
+// deliveryErr is a notification's failure: an error (the notifier could
+// not be reached or did not answer in time), or a delivery the notifier
+// reports as failed (a gateway that refused the message), which comes
+// without an error and is an errRefused.
 func deliveryErr(d Delivery, err error) error {
 	switch {
 	case err != nil:
@@ -191,9 +192,26 @@ func deliveryErr(d Delivery, err error) error {
 	case d.Status != "failed":
 		return nil
 	case d.Detail == "":
-		return errors.New("the notifier reports a failed delivery")
+		return errRefused{"the notifier reports a failed delivery"}
 	}
-	return errors.New(d.Detail)
+	return errRefused{d.Detail}
+}
+
+// errRefused is a delivery the notifier tried and reports as failed.
+type errRefused struct{ detail string }
+
+func (e errRefused) Error() string { return e.detail }
+
+// undelivered answers a login whose push or code could not be delivered.
+// The profile's fail mode is for a notifier that is down. A message the
+// notifier reports as refused (a wrong number or address, which a user may
+// be able to set in the directory) is a Reject in every fail mode, or
+// making the delivery fail would be a way in.
+func (e *Engine) undelivered(r *request, why string, err error) (step, error) {
+	if errors.As(err, new(errRefused)) {
+		return reject(r, why+": "+err.Error()+" (refused by the notifier: never fails open)", MsgPushFailed), nil
+	}
+	return e.failMode(r, why+": "+err.Error())
 }
 
 func codeHash(code string) []byte {

@@ -327,6 +327,16 @@ func TestMSCHAPv2SentCodeLimits(t *testing.T) {
 		// rlm_mschap can complete.
 		checkNTKey(t, f.decide(t, mschapRequest(t, mfa.FrontDoorNTLMAuth, "dan", "s")), "s")
 	})
+	t.Run("gateway refuses the number, fail open", func(t *testing.T) {
+		// A refused message is not a notifier that is down: a user who
+		// can set a bad number in the directory must not get in by it.
+		f := mschapFixture(t, mfa.Config{Profiles: []mfa.Profile{{Name: "open", Clients: []string{"vpn"}, FailMode: mfa.FailOpen}}})
+		f.notifier.FailedDetail = "gateway: 400 invalid number"
+		d := f.decide(t, mschapRequest(t, mfa.FrontDoorNTLMAuth, "dan", "s"))
+		if d.Action != mfa.ActionReject || !strings.Contains(d.Reason, "never fails open") {
+			t.Fatalf("got %+v", d)
+		}
+	})
 }
 
 func TestMSCHAPv2Malformed(t *testing.T) {

@@ -426,7 +426,11 @@ func TestPushBackends(t *testing.T) {
 		{"notifier down, secure", mfa.Config{}, nil, true, "bob", mfa.ActionReject, mfa.MsgPushFailed,
 			"Failure:push could not be delivered: ntfy: 503; fail mode secure: rejected"},
 		{"notifier reports a failed delivery", mfa.Config{}, nil, false, "bob", mfa.ActionReject, mfa.MsgPushFailed,
-			"Failure:push could not be delivered: ntfy: 503; fail mode secure: rejected"},
+			"Failure:push could not be delivered: ntfy: 503 (refused by the notifier: never fails open)"},
+		// A refused message (a wrong number or topic) is not a notifier
+		// that is down: making delivery fail must not be a way in.
+		{"notifier reports a failed delivery, open profile", mfa.Config{Profiles: []mfa.Profile{open}}, nil, false, "bob", mfa.ActionReject, mfa.MsgPushFailed,
+			"Failure:push could not be delivered: ntfy: 503 (refused by the notifier: never fails open)"},
 		{"notifier down, open profile", mfa.Config{Profiles: []mfa.Profile{open}}, nil, true, "bob", mfa.ActionAccept, "",
 			"Success:push could not be delivered: ntfy: 503; fail mode open: accepted"},
 		{"daemon down (exec), secure", mfa.Config{}, []mfa.Option{mfa.WithPushBackendDown()}, false, "bob", mfa.ActionReject, mfa.MsgPushFailed,

@@ -149,7 +149,7 @@ func (e *Engine) deliver(ctx context.Context, r *request, p Push, n Notification
 				return step{}, err
 			}
 			r.ev.Time = e.now().UTC().Truncate(time.Millisecond)
-			return e.failMode(r, "push could not be delivered: "+err.Error())
+			return e.undelivered(r, "push could not be delivered", err)
 		})
 	}
 	if p.Flow == FlowChallenge {
