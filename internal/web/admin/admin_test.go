@@ -530,3 +530,25 @@ func TestChart(t *testing.T) {
 		}
 	}
 }
+
+func TestSafeNext(t *testing.T) {
+	tests := []struct{ next, want string }{
+		{"/activity?result=failure", "/activity?result=failure"},
+		{"/", "/"},
+		{"", "/summary"},
+		{"https://evil.example/", "/summary"},
+		{"//evil.example", "/summary"},
+		{"/\\evil.example", "/summary"},
+		{"/\t/evil.example", "/summary"},
+		{"/\n/evil.example", "/summary"},
+		{"/ /evil.example", "/summary"},
+		{"/login?next=/x", "/summary"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%q", tt.next), func(t *testing.T) {
+			if got := safeNext(tt.next); got != tt.want {
+				t.Fatalf("safeNext(%q) = %q, want %q", tt.next, got, tt.want)
+			}
+		})
+	}
+}

@@ -127,9 +127,12 @@ func (h *handler) session(r *http.Request) (session, bool) {
 func secure(r *http.Request) bool { return r.TLS != nil }
 
 // safeNext keeps redirects after login on this site: a path, not "//host"
-// or a URL.
+// or a URL. Browsers drop tabs and newlines from a Location and read "\" as
+// "/", so "/\t/evil.example" would be "//evil.example": a next with a
+// backslash, a control character or a space is refused too.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/login") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r <= ' ' || r == 0x7f }) {
 		return "/summary"
 	}
 	return next
