@@ -587,7 +587,7 @@ func (e *Engine) success(ctx context.Context, tx Tx, r *request, msg string) (st
 // the user's lockout; reaching the limit adds an "account locked" event.
 func (e *Engine) failure(ctx context.Context, tx Tx, r *request, reason, msg string) (step, error) {
 	st := reject(r, reason, msg)
-	locked, err := e.countFailure(ctx, tx, r.user.ID, r.now, dedupKey(r.req))
+	locked, err := e.countFailure(ctx, tx, r.user.ID, r.now, failureKey(r.req))
 	if err != nil {
 		return step{}, err
 	}
@@ -597,6 +597,28 @@ func (e *Engine) failure(ctx context.Context, tx Tx, r *request, reason, msg str
 		st.events = append(st.events, lock)
 	}
 	return st, nil
+}
+
+// failureKey identifies a failed attempt for lockout: the packet (source,
+// port, Request Authenticator) and what it carries (passcode, MS-CHAPv2
+// response, State). A retransmission, to this FreeRADIUS or to another
+// after a failover, counts once; a client that reuses one authenticator
+// for many guesses does not get them for free, since each guess differs.
+// "" (always counted) without a dedup key.
+func failureKey(req Request) string {
+	dk := dedupKey(req)
+	if dk == "" {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "radmfa failure\x00%s\x00%d\x00", dk, len(req.Passcode))
+	h.Write([]byte(req.Passcode.Reveal()))
+	if m := req.MSCHAP; m != nil {
+		h.Write(m.ChallengeHash[:])
+		h.Write(m.NTResponse[:])
+	}
+	h.Write(req.State)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 func (e *Engine) countFailure(ctx context.Context, tx Tx, userID int64, now time.Time, key string) (bool, error) {

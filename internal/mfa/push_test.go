@@ -524,6 +524,40 @@ func TestLockout(t *testing.T) {
 	}
 }
 
+// TestLockoutFailureKey: a retransmitted packet counts once, but guesses
+// that reuse one Request Authenticator (a client holding the secret) each
+// count.
+func TestLockoutFailureKey(t *testing.T) {
+	nas := mfa.NAS{ClientName: "vpn", ClientIP: "192.0.2.10", ClientPort: 1000}
+	auth := []byte("0123456789abcdef")
+	try := func(f *fixture, code string) {
+		t.Helper()
+		d, err := f.engine.Decide(context.Background(), mfa.Request{FrontDoor: mfa.FrontDoorREST, UserName: "bob",
+			Passcode: mfa.Secret(code), NAS: nas, Authenticator: auth})
+		if err != nil || d.Action != mfa.ActionReject {
+			t.Fatalf("%+v %v", d, err)
+		}
+	}
+	t.Run("retransmission counts once", func(t *testing.T) {
+		f := newFixture(t, mfa.Config{})
+		for i := 0; i < 3; i++ {
+			try(f, "000000")
+		}
+		if u := f.store.User("bob"); u.Failures != 1 {
+			t.Fatalf("%d failures, want 1", u.Failures)
+		}
+	})
+	t.Run("same authenticator, other guesses", func(t *testing.T) {
+		f := newFixture(t, mfa.Config{})
+		for _, c := range []string{"000000", "111111", "222222"} {
+			try(f, c)
+		}
+		if u := f.store.User("bob"); u.Failures != 3 {
+			t.Fatalf("%d failures, want 3", u.Failures)
+		}
+	})
+}
+
 func TestProfileConfig(t *testing.T) {
 	tests := []struct {
 		name string
