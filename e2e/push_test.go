@@ -454,7 +454,7 @@ func matchAll(t *testing.T, what string, got []string, want ...string) {
 // against one FreeRADIUS and one radmfa serve.
 func TestPushInline(t *testing.T) {
 	const timeout = 8 * time.Second
-	r := newPushRig(t, `timeout = "8s"`, "")
+	r := newPushRig(t, "timeout = \"8s\"\njoin_by_calling_station = true", "")
 	for _, u := range []string{"alice", "bob", "carol", "grace", "dave", "erin", "frank"} {
 		r.addPushUser(t, u)
 	}

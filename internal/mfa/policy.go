@@ -28,7 +28,10 @@ type PushConfig struct {
 	RateWindow Duration `toml:"rate_window"`
 	// JoinByCallingStation lets a different packet join a pending push
 	// when user, RADIUS client and a non-empty Calling-Station-Id all
-	// match. Default true; retransmissions always join.
+	// match, for a NAS that sends a new packet for the same login.
+	// Default false: whoever shares the station (a NAT address, a spoofed
+	// MAC) and knows the password would ride on the user's approval.
+	// Retransmissions of the same packet always join.
 	JoinByCallingStation *bool `toml:"join_by_calling_station"`
 	// OperatorAlert is an address on the default notifier that gets a
 	// copy of fraud alerts ("it wasn't me"). Default: none.
@@ -75,7 +78,7 @@ func (p PushConfig) rate() (int, time.Duration) {
 }
 
 func (p PushConfig) joinByStation() bool {
-	return p.JoinByCallingStation == nil || *p.JoinByCallingStation
+	return p.JoinByCallingStation != nil && *p.JoinByCallingStation
 }
 
 // Validate reports configuration errors.

@@ -318,15 +318,16 @@ func TestPushJoin(t *testing.T) {
 		{"retransmission", mfa.Request{UserName: "bob", NAS: nas, Authenticator: auth}, true, false},
 		{"same user, client and calling station", mfa.Request{UserName: "bob", NAS: nas, Authenticator: []byte("another packet!!")}, true, false},
 		{"calling station join switched off", mfa.Request{UserName: "bob", NAS: nas, Authenticator: []byte("another packet!!")}, false, true},
+		{"calling station join off by default", mfa.Request{UserName: "bob", NAS: nas, Authenticator: []byte("another packet!!")}, false, true},
 		{"same user and client, no calling station", mfa.Request{UserName: "bob", NAS: mfa.NAS{ClientName: "vpn", ClientIP: "192.0.2.10", ClientPort: 1001}, Authenticator: []byte("another packet!!")}, false, false},
 		{"same user and client, other calling station", mfa.Request{UserName: "bob", NAS: mfa.NAS{ClientName: "vpn", ClientIP: "192.0.2.10", ClientPort: 1001, CallingStationID: "198.51.100.66"}, Authenticator: []byte("another packet!!")}, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := mfa.Config{Push: mfa.PushConfig{Timeout: mfa.Duration(5 * time.Second)}}
-			if tt.noJoinCS {
-				off := false
-				cfg.Push.JoinByCallingStation = &off
+			on := !tt.noJoinCS
+			cfg := mfa.Config{Push: mfa.PushConfig{Timeout: mfa.Duration(5 * time.Second), JoinByCallingStation: &on}}
+			if strings.HasSuffix(tt.name, "by default") {
+				cfg.Push.JoinByCallingStation = nil
 			}
 			f := newPushFixture(t, cfg)
 			var wg sync.WaitGroup
