@@ -171,7 +171,9 @@ func (d *Directory) put(c *conn) {
 
 // withConn runs op on a pooled service connection, bounded by the timeout
 // and ctx. If a connection that sat in the pool turns out dead (the server
-// closed it), op is tried once more on a fresh one.
+// closed it), op is tried again on the next one: when the server dropped
+// them all, each idle connection may be dead, so up to the pool's size of
+// retries, the last on a fresh connection.
 func (d *Directory) withConn(ctx context.Context, what string, op func(*conn) error) error {
 	for attempt := 0; ; attempt++ {
 		c, err := d.get(ctx)
@@ -183,7 +185,10 @@ func (d *Directory) withConn(ctx context.Context, what string, op func(*conn) er
 		if err == nil {
 			return nil
 		}
-		if c.reused && attempt == 0 && !c.timedOut && ctx.Err() == nil && ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+		// A dead connection shows as ErrorNetwork when the read side
+		// noticed, or as a plain "unable to send request" when the write
+		// did first: anything but a server's answer on a reused one.
+		if c.reused && attempt < cap(d.pool.slots) && !c.timedOut && ctx.Err() == nil && !isResult(err) {
 			continue
 		}
 		if isResult(err) {
