@@ -138,8 +138,8 @@ var _ Directory = (*ldapdir.Directory)(nil)
 // engine).
 type Verifier interface {
 	VerifyCode(ctx context.Context, req mfa.Request) (mfa.Decision, error)
-	// UserDevices counts the second factors a login would use for the
-	// user: local devices as well as the directory's.
+	// UserDevices counts the user's enrolled devices: those in radmfa's
+	// database as well as the directory's secrets.
 	UserDevices(ctx context.Context, name string) (mfa.DeviceCounts, error)
 }
 
@@ -185,7 +185,7 @@ type session struct {
 	expires time.Time
 	csrf    string
 	// verified: the user proved a current code from one of their devices
-	// (or had no second factor at all at sign-in).
+	// (or had no enrolled device at all at sign-in).
 	verified bool
 	// noCode: the user's only devices are push, SMS or e-mail devices,
 	// which this page cannot check: the help desk adds devices for them.
