@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	stdlog "log"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/radmfa/radmfa/internal/mfa"
@@ -80,41 +77,13 @@ func (s *server) startAdmin(cfg *config) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	l, err := net.Listen("tcp", cfg.Admin.listen())
+	srv, err := s.startPage(webPage{name: "admin", listen: cfg.Admin.listen(), tlsCert: cfg.Admin.TLSCert, tlsKey: cfg.Admin.TLSKey,
+		handler: h, writeTimeout: 2 * time.Minute, // CSV downloads of big ranges
+		listening: "admin page listening"}, log)
 	if err != nil {
-		return fmt.Errorf("serve: admin listener %s: %w", cfg.Admin.listen(), err)
-	}
-	s.listeners = append(s.listeners, l)
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute, // CSV downloads of big ranges
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          stdlog.New(httpErrorLog{log}, "", 0),
-	}
-	tlsOn := cfg.Admin.TLSCert != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(cfg.Admin.TLSCert, cfg.Admin.TLSKey)
-		if err != nil {
-			return fmt.Errorf("serve: admin TLS: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		return err
 	}
 	s.extra = append(s.extra, srv)
-	go func() {
-		var err error
-		if tlsOn {
-			err = srv.ServeTLS(l, "", "")
-		} else {
-			err = srv.Serve(l)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("admin listener failed")
-		}
-	}()
-	log.Info().Str("listen", l.Addr().String()).Bool("tls", tlsOn).Msg("admin page listening")
 	return nil
 }
 

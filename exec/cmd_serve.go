@@ -297,47 +297,66 @@ func (s *server) startApproval(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", cfg.Approval.Listen)
-	if err != nil {
-		return fmt.Errorf("serve: approval listener %s: %w", cfg.Approval.Listen, err)
-	}
-	s.listeners = append(s.listeners, l)
 	log := s.log.With().Str("listener", "approval").Logger()
 	mux := http.NewServeMux()
 	page := approve.New(s.engine, key, log)
 	mux.Handle("/approve/", page)
 	mux.Handle("/api/v1/push/", page)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	s.approval = &http.Server{
-		Handler:           mux,
+	s.approval, err = s.startPage(webPage{name: "approval", listen: cfg.Approval.Listen, tlsCert: cfg.Approval.TLSCert, tlsKey: cfg.Approval.TLSKey,
+		handler: mux, writeTimeout: 30 * time.Second, listening: "push approval page listening"}, log)
+	return err
+}
+
+// webPage is one of serve's web pages (approval, admin, self-service) on a
+// TCP listener of its own, over TLS when a certificate is set.
+type webPage struct {
+	name            string // in errors: "approval" -> "serve: approval listener …"
+	listen          string // host:port
+	tlsCert, tlsKey string
+	handler         http.Handler
+	writeTimeout    time.Duration
+	listening       string // the log message once it listens
+}
+
+// startPage listens for p and serves it in the background; shutdown stops
+// the server it returns.
+func (s *server) startPage(p webPage, log zerolog.Logger) (*http.Server, error) {
+	l, err := net.Listen("tcp", p.listen)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %s listener %s: %w", p.name, p.listen, err)
+	}
+	s.listeners = append(s.listeners, l)
+	srv := &http.Server{
+		Handler:           p.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      p.writeTimeout,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          stdlog.New(httpErrorLog{log}, "", 0),
 	}
-	tlsOn := cfg.Approval.TLSCert != ""
+	tlsOn := p.tlsCert != ""
 	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(cfg.Approval.TLSCert, cfg.Approval.TLSKey)
+		cert, err := tls.LoadX509KeyPair(p.tlsCert, p.tlsKey)
 		if err != nil {
-			return fmt.Errorf("serve: approval TLS: %w", err)
+			return nil, fmt.Errorf("serve: %s TLS: %w", p.name, err)
 		}
-		s.approval.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	go func() {
 		var err error
 		if tlsOn {
-			err = s.approval.ServeTLS(l, "", "")
+			err = srv.ServeTLS(l, "", "")
 		} else {
-			err = s.approval.Serve(l)
+			err = srv.Serve(l)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("approval listener failed")
+			log.Error().Err(err).Msg(p.name + " listener failed")
 		}
 	}()
-	log.Info().Str("listen", l.Addr().String()).Bool("tls", tlsOn).Msg("push approval page listening")
-	return nil
+	log.Info().Str("listen", l.Addr().String()).Bool("tls", tlsOn).Msg(p.listening)
+	return srv, nil
 }
 
 // listen opens a TCP or unix listener. A unix socket is created mode 0660

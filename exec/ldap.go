@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	stdlog "log"
-	"net"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -115,41 +111,12 @@ func (s *server) startSelfService(cfg *config, d *ldapdir.Directory, notifier mf
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	l, err := net.Listen("tcp", pc.Listen)
+	srv, err := s.startPage(webPage{name: "self-service", listen: pc.Listen, tlsCert: pc.TLSCert, tlsKey: pc.TLSKey,
+		handler: h, writeTimeout: 60 * time.Second, listening: "self-service enrollment page listening (keep it internal)"}, log)
 	if err != nil {
-		return fmt.Errorf("serve: self-service listener %s: %w", pc.Listen, err)
-	}
-	s.listeners = append(s.listeners, l)
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          stdlog.New(httpErrorLog{log}, "", 0),
-	}
-	tlsOn := pc.TLSCert != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(pc.TLSCert, pc.TLSKey)
-		if err != nil {
-			return fmt.Errorf("serve: self-service TLS: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		return err
 	}
 	s.extra = append(s.extra, srv)
-	go func() {
-		var err error
-		if tlsOn {
-			err = srv.ServeTLS(l, "", "")
-		} else {
-			err = srv.Serve(l)
-		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("self-service listener failed")
-		}
-	}()
-	log.Info().Str("listen", l.Addr().String()).Bool("tls", tlsOn).Msg("self-service enrollment page listening (keep it internal)")
 	return nil
 }
 
