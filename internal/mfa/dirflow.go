@@ -324,15 +324,9 @@ func (e *Engine) prepare(ctx context.Context, req Request) (context.Context, Req
 	if err != nil || len(req.Passcode) > maxAttrLen || len(req.State) > maxAttrLen {
 		return ctx, req // decide refuses the request
 	}
-	if e.dir.dir != nil {
-		u, err := e.dir.dir.LookupUser(ctx, name)
-		switch {
-		case err == nil:
-			p.user = &u
-			p.profile = e.profileFor(req, p.profile, u.Groups)
-		case !errors.Is(err, ErrNotFound):
-			p.dirErr = err
-		}
+	p.user, p.dirErr = e.directoryUser(ctx, name)
+	if p.user != nil {
+		p.profile = e.profileFor(req, p.profile, p.user.Groups)
 	}
 	if len(req.State) > 0 || !p.profile.Grammar.CarriesPassword() {
 		return ctx, req // an answer to a challenge holds only the code
@@ -355,6 +349,23 @@ func (e *Engine) prepare(ctx context.Context, req Request) (context.Context, Req
 		p.firstErr = e.dir.first.CheckPassword(ctx, name, s.Password)
 	}
 	return ctx, req
+}
+
+// directoryUser looks the user up in the directory: nil without a
+// directory or when it does not know the user, and an error only when it
+// could not answer.
+func (e *Engine) directoryUser(ctx context.Context, name string) (*DirectoryUser, error) {
+	if e.dir.dir == nil {
+		return nil, nil
+	}
+	u, err := e.dir.dir.LookupUser(ctx, name)
+	switch {
+	case err == nil:
+		return &u, nil
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	}
+	return nil, err
 }
 
 // newRequest starts decide's request with the profile prepare chose.

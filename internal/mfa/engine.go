@@ -512,16 +512,11 @@ func (e *Engine) Resync(ctx context.Context, name, code1, code2 string) (device 
 	if err != nil {
 		return "", 0, ErrInvalidUserName
 	}
-	p := &prepared{}
-	if e.dir.dir != nil {
-		u, err := e.dir.dir.LookupUser(ctx, user)
-		switch {
-		case err == nil:
-			p.user = &u
-		case !errors.Is(err, ErrNotFound):
-			return "", 0, fmt.Errorf("mfa: resync: directory: %w", err)
-		}
+	du, err := e.directoryUser(ctx, user)
+	if err != nil {
+		return "", 0, fmt.Errorf("mfa: resync: directory: %w", err)
 	}
+	p := &prepared{user: du}
 	ctx = context.WithValue(ctx, preparedKey{}, p)
 	_, err = e.inTx(ctx, func(tx Tx) (step, error) {
 		r := e.newRequest(ctx, Request{UserName: name}, now)

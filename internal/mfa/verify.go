@@ -27,14 +27,8 @@ func (e *Engine) VerifyCode(ctx context.Context, req Request) (Decision, error) 
 		names = *p.profile.Users
 	}
 	name, nameErr := names.Normalize(req.UserName)
-	if nameErr == nil && e.dir.dir != nil {
-		u, err := e.dir.dir.LookupUser(ctx, name)
-		switch {
-		case err == nil:
-			p.user = &u
-		case !errors.Is(err, ErrNotFound):
-			p.dirErr = err
-		}
+	if nameErr == nil {
+		p.user, p.dirErr = e.directoryUser(ctx, name)
 	}
 	ctx = context.WithValue(ctx, preparedKey{}, p)
 	st, err := e.inTx(ctx, func(tx Tx) (step, error) {
@@ -119,15 +113,13 @@ func (e *Engine) UserDevices(ctx context.Context, name string) (DeviceCounts, er
 			n.Other++
 		}
 	}
-	if e.dir.dir != nil {
-		u, err := e.dir.dir.LookupUser(ctx, user)
-		switch {
-		case err == nil:
-			for _, d := range u.Devices {
-				count(d)
-			}
-		case !errors.Is(err, ErrNotFound):
-			return n, fmt.Errorf("mfa: directory: %w", err)
+	du, err := e.directoryUser(ctx, user)
+	if err != nil {
+		return n, fmt.Errorf("mfa: directory: %w", err)
+	}
+	if du != nil {
+		for _, d := range du.Devices {
+			count(d)
 		}
 	}
 	err = e.store.Update(ctx, func(tx Tx) error {
