@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -360,26 +359,9 @@ func (fr *freeRADIUS) send(t *testing.T, attrs ...string) reply {
 	cmd := exec.Command("radclient", "-x", "-r", "1", "-t", "20", fmt.Sprintf("127.0.0.1:%d", fr.port), "auth", fr.secret)
 	cmd.Stdin = strings.NewReader(strings.Join(attrs, ",\n") + "\n")
 	out, _ := cmd.CombinedOutput() // exits 1 for anything but Access-Accept
-	m := receivedRE.FindSubmatchIndex(out)
-	if m == nil {
+	r, ok := parseRadclient(out)
+	if !ok {
 		t.Fatalf("radclient got no reply:\n%s", out)
-	}
-	r := reply{Code: string(out[m[2]:m[3]]), Attrs: map[string][]string{}}
-	sc := bufio.NewScanner(bytes.NewReader(out[m[1]:]))
-	sc.Scan() // the rest of the "Received" line
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "\t") {
-			break
-		}
-		name, value, ok := strings.Cut(strings.TrimSpace(line), " = ")
-		if !ok {
-			continue
-		}
-		if uq, err := strconv.Unquote(value); err == nil {
-			value = uq
-		}
-		r.Attrs[name] = append(r.Attrs[name], value)
 	}
 	return r
 }
